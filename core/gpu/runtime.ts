@@ -1,0 +1,394 @@
+/**
+ * The GPU runtime every kernel runs on: a `GPUDevice` plus a pipeline cache, a buffer pool,
+ * a per-submission uniform arena and command batching. It uses only web-standard WebGPU, so
+ * it works the same on Dawn under Deno and on a browser's `navigator.gpu`.
+ *
+ * Kernels are recorded into one open compute pass and submitted together by `flush()` (called
+ * by readbacks and `sync()`), so a whole forward pass or sampling step is one submission.
+ * @module
+ */
+import { BufferPool, READBACK_USAGE } from "./pool.ts";
+import { DeviceLostError, KernelError } from "./errors.ts";
+import { settle } from "./wait.ts";
+
+/** How a kernel uses a binding: read-only storage, read-write storage, or uniform params. */
+export type BindingKind = "read" | "write" | "uniform";
+
+/** A compile-time constant of a kernel: emitted as a module-scope WGSL `const`. */
+export type KernelParam = number | boolean;
+
+/** What a kernel is: its WGSL, its constants and the kinds of its bindings (group 0, in order). */
+export interface KernelSpec {
+  /** Short name used in labels and error messages, e.g. `matmul`. */
+  name: string;
+  /** WGSL source. `enable`/`requires` directives may open it; constants are inserted after them. */
+  code: string;
+  /** Compile-time constants; integers become `const N = 4;` (abstract int), booleans `const B = true;`. */
+  params?: Record<string, KernelParam>;
+  /** Binding kinds in binding order (binding i of group 0). */
+  bindings: readonly BindingKind[];
+  /** Entry point, `main` when omitted. */
+  entry?: string;
+}
+
+/** A compiled kernel. */
+export interface Kernel {
+  readonly spec: KernelSpec;
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/** Anything that can be bound as a storage buffer (a Tensor, or a raw binding). */
+export interface Bindable {
+  binding(): GPUBufferBinding;
+}
+
+/** What the runtime knows about its adapter. */
+export interface GpuInfo {
+  /** Human-readable adapter name (`llvmpipe: Mesa 25.0.7 …`, `NVIDIA H200`, …). */
+  name: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU drivers (lavapipe, SwiftShader, WARP): kernels pick CPU-friendly variants. */
+  isSoftware: boolean;
+  /** Subgroup size range the adapter reports (0 when unknown). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+}
+
+/** Optional features the runtime detected on its device. */
+export interface GpuFeatures {
+  f16: boolean;
+  subgroups: boolean;
+  timestampQuery: boolean;
+}
+
+const UNIFORM_SLOT = 256;
+const ARENA_SLOTS = 512;
+
+/** Turns kernel params into WGSL constant declarations. */
+function emitParams(params: Record<string, KernelParam> | undefined): string {
+  if (!params) return "";
+  return Object.entries(params).map(([k, v]) => {
+    if (typeof v === "boolean") return `const ${k} = ${v};`;
+    if (!Number.isFinite(v)) throw new Error(`kernel param ${k} must be finite, got ${v}`);
+    return Number.isInteger(v) ? `const ${k} = ${v};` : `const ${k} = ${v.toExponential()};`;
+  }).join("\n") + "\n";
+}
+
+/** Puts directives first, then the constants, then the rest of the source. */
+export function assembleWgsl(spec: KernelSpec): string {
+  const lines = spec.code.split("\n");
+  const head: string[] = [];
+  const body: string[] = [];
+  for (const line of lines) {
+    const t = line.trim();
+    if (body.length === 0 && (t.startsWith("enable ") || t.startsWith("requires "))) head.push(line);
+    else body.push(line);
+  }
+  return [...head, emitParams(spec.params), ...body].join("\n");
+}
+
+function kernelLabel(spec: KernelSpec): string {
+  const p = spec.params ? Object.entries(spec.params).map(([k, v]) => `${k}=${v}`).join(",") : "";
+  return `${spec.name}(${p})`;
+}
+
+/** The runtime. Create it from a device (`new Gpu(device, info)`) or with `acquireGpu()` in Deno. */
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly info: GpuInfo;
+  readonly features: GpuFeatures;
+  readonly pool: BufferPool;
+  readonly #kernels = new Map<string, Kernel>();
+  readonly #pendingChecks: Promise<string | null>[] = [];
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #batchLabels: string[] = [];
+  readonly #arena: GPUBuffer;
+  readonly #arenaMirror = new Uint8Array(UNIFORM_SLOT * ARENA_SLOTS);
+  #arenaUsed = 0;
+  #lost: GPUDeviceLostInfo | null = null;
+  #uncaptured: string | null = null;
+  #submissions = 0;
+  #dispatches = 0;
+
+  constructor(device: GPUDevice, info: GpuInfo) {
+    this.device = device;
+    this.info = info;
+    this.features = {
+      f16: device.features.has("shader-f16"),
+      subgroups: device.features.has("subgroups"),
+      timestampQuery: device.features.has("timestamp-query"),
+    };
+    this.pool = new BufferPool(device);
+    this.#arena = device.createBuffer({
+      size: this.#arenaMirror.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: "uniform arena",
+    });
+    device.lost.then((info) => {
+      this.#lost = info;
+    });
+    device.addEventListener("uncapturederror", (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.#uncaptured ??= e.message;
+    });
+  }
+
+  /** Submissions and dispatches so far (for benchmarks and tests of batching). */
+  get counters(): { submissions: number; dispatches: number } {
+    return { submissions: this.#submissions, dispatches: this.#dispatches };
+  }
+
+  /** Throws if the device was lost. */
+  assertAlive(): void {
+    if (this.#lost) {
+      throw new DeviceLostError(
+        `GPU device lost (${this.#lost.reason}: ${this.#lost.message || "no message"}). ` +
+          "Restart the process; if it happens again, check the GPU driver or use a smaller model or batch.",
+      );
+    }
+  }
+
+  /** Compiles (once; cached by name and params) and returns a kernel. */
+  kernel(spec: KernelSpec): Kernel {
+    const label = kernelLabel(spec);
+    const cached = this.#kernels.get(label);
+    if (cached && cached.spec.code === spec.code) return cached;
+    this.assertAlive();
+    const device = this.device;
+    device.pushErrorScope("validation");
+    const module = device.createShaderModule({ code: assembleWgsl(spec), label });
+    const layout = device.createBindGroupLayout({
+      label,
+      entries: spec.bindings.map((kind, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: {
+          type: kind === "uniform"
+            ? "uniform"
+            : kind === "read"
+            ? "read-only-storage"
+            : "storage",
+        },
+      })),
+    });
+    const pipeline = device.createComputePipeline({
+      label,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout], label }),
+      compute: { module, entryPoint: spec.entry ?? "main" },
+    });
+    const scope = device.popErrorScope();
+    const info = module.getCompilationInfo();
+    this.#pendingChecks.push(
+      Promise.all([scope, info]).then(([err, ci]) => {
+        const msgs = ci.messages.filter((m) => m.type === "error")
+          .map((m) => `  line ${m.lineNum}:${m.linePos}: ${m.message}`);
+        if (!err && msgs.length === 0) return null;
+        return `kernel ${label} failed to compile:\n${msgs.join("\n") || err?.message}`;
+      }),
+    );
+    const kernel = { spec, label, pipeline, layout };
+    this.#kernels.set(label, kernel);
+    return kernel;
+  }
+
+  /** Compiles a kernel and waits for the compiler's verdict; throws `KernelError` on failure. */
+  async compile(spec: KernelSpec): Promise<Kernel> {
+    const k = this.kernel(spec);
+    await this.#drainChecks();
+    return k;
+  }
+
+  #beginPass(): GPUComputePassEncoder {
+    if (!this.#encoder) {
+      this.device.pushErrorScope("validation");
+      this.#encoder = this.device.createCommandEncoder({ label: "blockdiff batch" });
+    }
+    if (!this.#pass) this.#pass = this.#encoder.beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): GPUCommandEncoder {
+    if (!this.#encoder) {
+      this.device.pushErrorScope("validation");
+      this.#encoder = this.device.createCommandEncoder({ label: "blockdiff batch" });
+    }
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    return this.#encoder;
+  }
+
+  /**
+   * Records one dispatch of `kernel`. `resources` fill the storage bindings in order and
+   * `uniforms` (at most 256 bytes) fills the uniform binding, if the kernel has one.
+   */
+  dispatch(
+    kernel: Kernel,
+    resources: readonly (Bindable | GPUBufferBinding)[],
+    uniforms: ArrayBufferView | null,
+    workgroups: readonly [number, number?, number?],
+  ): void {
+    this.assertAlive();
+    const [x, y = 1, z = 1] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new KernelError(
+        `kernel ${kernel.label}: grid ${x}×${y}×${z} exceeds the adapter's ${max} workgroups per dimension`,
+      );
+    }
+    if (uniforms && this.#arenaUsed + UNIFORM_SLOT > this.#arenaMirror.byteLength) this.flush();
+    const entries: GPUBindGroupEntry[] = [];
+    let r = 0;
+    kernel.spec.bindings.forEach((kind, binding) => {
+      if (kind === "uniform") {
+        if (!uniforms || uniforms.byteLength > UNIFORM_SLOT) {
+          throw new KernelError(`kernel ${kernel.label}: needs ≤ ${UNIFORM_SLOT} bytes of uniforms`);
+        }
+        const offset = this.#arenaUsed;
+        this.#arenaMirror.set(
+          new Uint8Array(uniforms.buffer, uniforms.byteOffset, uniforms.byteLength),
+          offset,
+        );
+        this.#arenaUsed += UNIFORM_SLOT;
+        entries.push({
+          binding,
+          resource: { buffer: this.#arena, offset, size: Math.ceil(uniforms.byteLength / 16) * 16 },
+        });
+      } else {
+        const res = resources[r++];
+        if (!res) throw new KernelError(`kernel ${kernel.label}: missing resource for binding ${binding}`);
+        entries.push({ binding, resource: "binding" in res ? res.binding() : res });
+      }
+    });
+    if (r !== resources.length) {
+      throw new KernelError(
+        `kernel ${kernel.label}: ${resources.length} resources given, ${r} storage bindings declared`,
+      );
+    }
+    const pass = this.#beginPass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(
+      0,
+      this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.label }),
+    );
+    pass.dispatchWorkgroups(x, y, z);
+    this.#batchLabels.push(kernel.label);
+    this.#dispatches++;
+  }
+
+  /** Records a buffer-to-buffer copy in the current batch. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.assertAlive();
+    this.#endPass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.#batchLabels.push("copy");
+  }
+
+  /** Records a zero-fill of a buffer range in the current batch. */
+  clear(buffer: GPUBuffer, offset = 0, size?: number): void {
+    this.assertAlive();
+    this.#endPass().clearBuffer(buffer, offset, size);
+    this.#batchLabels.push("clear");
+  }
+
+  /** True when commands are recorded but not yet submitted. */
+  get pending(): boolean {
+    return this.#encoder !== null;
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.assertAlive();
+    const encoder = this.#endPass();
+    if (this.#arenaUsed > 0) {
+      this.device.queue.writeBuffer(this.#arena, 0, this.#arenaMirror, 0, this.#arenaUsed);
+      this.#arenaUsed = 0;
+    }
+    this.device.queue.submit([encoder.finish()]);
+    this.#encoder = null;
+    const labels = this.#batchLabels;
+    this.#batchLabels = [];
+    this.#submissions++;
+    this.#pendingChecks.push(
+      this.device.popErrorScope().then((e) =>
+        e ? `${e.message}\n  (batch of ${labels.length}: ${summarize(labels)})` : null
+      ),
+    );
+  }
+
+  /**
+   * Writes host data into a buffer. Work recorded earlier is submitted first, because a queue
+   * write lands before any unsubmitted command, which may still read the old contents.
+   */
+  write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    this.assertAlive();
+    this.flush();
+    let bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4 !== 0) {
+      // writeBuffer needs a multiple of 4 bytes: pad odd-sized (f16, u8) data with zeros.
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      bytes = padded;
+    }
+    this.device.queue.writeBuffer(buffer, offset, bytes);
+  }
+
+  /** Copies `size` bytes of a buffer back to the host (submits pending work). */
+  async read(buffer: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
+    const padded = Math.ceil(size / 4) * 4;
+    const staging = this.pool.acquire(padded, READBACK_USAGE, "readback");
+    this.copy(buffer, offset, staging, 0, padded);
+    this.flush();
+    try {
+      await settle(staging.mapAsync(GPUMapMode.READ, 0, padded));
+    } catch (e) {
+      this.assertAlive();
+      await this.#drainChecks();
+      throw new KernelError(`readback failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, padded).slice(0, size);
+    staging.unmap();
+    this.pool.release(staging);
+    await this.#drainChecks();
+    return out;
+  }
+
+  /** Submits pending work, waits for the GPU to finish it and reports any kernel error. */
+  async sync(): Promise<void> {
+    this.flush();
+    await settle(this.device.queue.onSubmittedWorkDone());
+    await this.#drainChecks();
+  }
+
+  async #drainChecks(): Promise<void> {
+    const checks = this.#pendingChecks.splice(0);
+    const errs = (await Promise.all(checks)).filter((e): e is string => e !== null);
+    this.assertAlive();
+    if (this.#uncaptured) {
+      errs.push(this.#uncaptured);
+      this.#uncaptured = null;
+    }
+    if (errs.length) throw new KernelError(errs.join("\n"));
+  }
+
+  /** Releases GPU memory held by the pool and destroys the device. */
+  destroy(): void {
+    this.pool.trim();
+    this.#arena.destroy();
+    this.device.destroy();
+  }
+}
+
+function summarize(labels: string[]): string {
+  const counts = new Map<string, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  return [...counts].map(([l, n]) => (n > 1 ? `${l} ×${n}` : l)).join(", ");
+}

@@ -1,0 +1,23 @@
+import { assertClose, freshSeed, gpuTest, poisoned, Rng } from "@blockdiff/core/testing";
+import { Tensor } from "@blockdiff/core";
+import { residual } from "./residual.ts";
+import { residualRef } from "./residual_ref.ts";
+
+gpuTest("residual: x + gate ⊙ y against the float64 reference", async (t, gpu) => {
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  for (const [B, S, d] of [[1, 1, 1], [2, 3, 5], [3, 17, 33], [2, 129, 257]]) {
+    for (const gated of [false, true]) {
+      await t.step(`B=${B} S=${S} d=${d} gate=${gated}`, async () => {
+        const xs = rng.normals(B * S * d), ys = rng.normals(B * S * d), gs = rng.normals(B * d);
+        using x = Tensor.from(gpu, xs, [B, S, d]);
+        using y = Tensor.from(gpu, ys, [B, S, d]);
+        using g = Tensor.from(gpu, gs, [B, d]);
+        using out = poisoned(gpu, [B, S, d]);
+        residual(x, y, gated ? g : null, out);
+        const want = residualRef(xs, ys, gated ? gs : null, B, d);
+        assertClose(await out.readFloat(), want, 1e-6, "residual", seed);
+      });
+    }
+  }
+});
