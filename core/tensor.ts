@@ -31,7 +31,9 @@ export function numel(shape: readonly number[]): number {
 function checkShape(shape: readonly number[]): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`invalid tensor shape ${formatShape(shape)}: sizes must be integers ≥ 0`);
+      throw new ShapeError(
+        `invalid tensor shape ${formatShape(shape)}: sizes must be integers ≥ 0`,
+      );
     }
   }
 }
@@ -79,7 +81,9 @@ export class Tensor implements Bindable {
   static empty(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {
     checkShape(shape);
     if (dtype === "f16" && !gpu.features.f16) {
-      throw new ShapeError("f16 tensors need the adapter feature shader-f16, which this adapter lacks");
+      throw new ShapeError(
+        "f16 tensors need the adapter feature shader-f16, which this adapter lacks",
+      );
     }
     const bytes = Math.max(4, Math.ceil((numel(shape) * dtypeBytes(dtype)) / 4) * 4);
     const buffer = gpu.pool.acquire(bytes);
@@ -103,7 +107,9 @@ export class Tensor implements Bindable {
     checkShape(shape);
     if (data.length !== numel(shape)) {
       throw new ShapeError(
-        `Tensor.from: ${data.length} values do not fill shape ${formatShape(shape)} (${numel(shape)} elements)`,
+        `Tensor.from: ${data.length} values do not fill shape ${formatShape(shape)} (${
+          numel(shape)
+        } elements)`,
       );
     }
     const t = Tensor.empty(gpu, shape, dtype);
@@ -146,7 +152,9 @@ export class Tensor implements Bindable {
   write(data: ArrayLike<number>): void {
     if (data.length !== this.size) {
       throw new ShapeError(
-        `Tensor.write: ${data.length} values for shape ${formatShape(this.shape)} (${this.size} elements)`,
+        `Tensor.write: ${data.length} values for shape ${
+          formatShape(this.shape)
+        } (${this.size} elements)`,
       );
     }
     let bytes: ArrayBufferView;
@@ -185,7 +193,9 @@ export class Tensor implements Bindable {
   /** Reads an f32/f16 tensor as floats; throws on integer tensors. */
   async readFloat(): Promise<Float32Array> {
     if (this.dtype === "i32" || this.dtype === "u32") {
-      throw new ShapeError(`readFloat on a ${this.dtype} tensor of shape ${formatShape(this.shape)}`);
+      throw new ShapeError(
+        `readFloat on a ${this.dtype} tensor of shape ${formatShape(this.shape)}`,
+      );
     }
     return await this.read() as Float32Array;
   }
@@ -212,7 +222,9 @@ export class Tensor implements Bindable {
   rows(start: number, end: number): Tensor {
     const n = this.shape[0];
     if (!(0 <= start && start <= end && end <= n)) {
-      throw new ShapeError(`rows(${start}, ${end}) out of range for shape ${formatShape(this.shape)}`);
+      throw new ShapeError(
+        `rows(${start}, ${end}) out of range for shape ${formatShape(this.shape)}`,
+      );
     }
     const rowBytes = (this.size / n) * dtypeBytes(this.dtype);
     const offset = this.offset + start * rowBytes;

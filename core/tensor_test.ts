@@ -35,7 +35,10 @@ gpuTest("tensor: upload, read back, views, pool reuse", async (t, gpu) => {
   });
   await t.step("shape errors print both shapes", () => {
     using a = Tensor.empty(gpu, [2, 3]);
-    assert.throws(() => a.reshape([4, 2]), (e: Error) => e instanceof ShapeError && /\[2, 3\].*\[4, 2\]/.test(e.message));
+    assert.throws(
+      () => a.reshape([4, 2]),
+      (e: Error) => e instanceof ShapeError && /\[2, 3\].*\[4, 2\]/.test(e.message),
+    );
     assert.throws(() => a.expectShape([3, 2]), /expected shape \[3, 2\], got \[2, 3\]/);
     assert.throws(() => Tensor.from(gpu, [1, 2], [3]), ShapeError);
   });

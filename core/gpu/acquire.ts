@@ -162,7 +162,9 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuSessi
       if (!found) {
         const seen = await listAdapters();
         throw new NoAdapterError(
-          `No adapter named '${wanted}'. Adapters found: ${seen.length ? seen.join("; ") : "none"}. ` +
+          `No adapter named '${wanted}'. Adapters found: ${
+            seen.length ? seen.join("; ") : "none"
+          }. ` +
             "Use --adapter with one of these names, 'lavapipe' or 'swiftshader'.",
         );
       }
@@ -187,7 +189,11 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuSessi
 
   const { adapter } = found;
   let navigator: GPU | null = found.navigator;
-  const wantedFeatures: GPUFeatureName[] = ["shader-f16", "timestamp-query", "subgroups" as GPUFeatureName];
+  const wantedFeatures: GPUFeatureName[] = [
+    "shader-f16",
+    "timestamp-query",
+    "subgroups" as GPUFeatureName,
+  ];
   const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
   const l = adapter.limits;
   const requiredLimits: Record<string, number> = {
@@ -206,7 +212,9 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuSessi
     device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: "blockdiff" });
   } catch (e) {
     throw new NoAdapterError(
-      `The adapter '${describeAdapter(adapter).name}' refused to create a device: ${(e as Error).message}`,
+      `The adapter '${describeAdapter(adapter).name}' refused to create a device: ${
+        (e as Error).message
+      }`,
     );
   }
   const gpu = new Gpu(device, describeAdapter(adapter));

@@ -67,7 +67,9 @@ export class BufferPool {
   /** Returns a buffer to the pool for reuse. */
   release(buffer: GPUBuffer): void {
     const size = this.#sizes.get(buffer);
-    if (size === undefined) throw new Error("BufferPool.release: buffer does not belong to this pool");
+    if (size === undefined) {
+      throw new Error("BufferPool.release: buffer does not belong to this pool");
+    }
     this.#inUse--;
     const key = `${buffer.usage}:${size}`;
     let list = this.#idle.get(key);

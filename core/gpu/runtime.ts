@@ -86,15 +86,17 @@ export function assembleWgsl(spec: KernelSpec): string {
   const body: string[] = [];
   for (const line of lines) {
     const t = line.trim();
-    if (body.length === 0 && (t.startsWith("enable ") || t.startsWith("requires "))) head.push(line);
-    else body.push(line);
+    if (body.length === 0 && (t.startsWith("enable ") || t.startsWith("requires "))) {
+      head.push(line);
+    } else body.push(line);
   }
   return [...head, emitParams(spec.params), ...body].join("\n");
 }
 
 function kernelLabel(spec: KernelSpec): string {
   const p = spec.params ? Object.entries(spec.params).map(([k, v]) => `${k}=${v}`).join(",") : "";
-  return `${spec.name}(${p})`;
+  const entry = spec.entry && spec.entry !== "main" ? `:${spec.entry}` : "";
+  return `${spec.name}${entry}(${p})`;
 }
 
 /** The runtime. Create it from a device (`new Gpu(device, info)`) or with `acquireGpu()` in Deno. */
@@ -169,11 +171,7 @@ export class Gpu {
         binding,
         visibility: GPUShaderStage.COMPUTE,
         buffer: {
-          type: kind === "uniform"
-            ? "uniform"
-            : kind === "read"
-            ? "read-only-storage"
-            : "storage",
+          type: kind === "uniform" ? "uniform" : kind === "read" ? "read-only-storage" : "storage",
         },
       })),
     });
@@ -250,7 +248,9 @@ export class Gpu {
     kernel.spec.bindings.forEach((kind, binding) => {
       if (kind === "uniform") {
         if (!uniforms || uniforms.byteLength > UNIFORM_SLOT) {
-          throw new KernelError(`kernel ${kernel.label}: needs ≤ ${UNIFORM_SLOT} bytes of uniforms`);
+          throw new KernelError(
+            `kernel ${kernel.label}: needs ≤ ${UNIFORM_SLOT} bytes of uniforms`,
+          );
         }
         const offset = this.#arenaUsed;
         this.#arenaMirror.set(
@@ -264,7 +264,9 @@ export class Gpu {
         });
       } else {
         const res = resources[r++];
-        if (!res) throw new KernelError(`kernel ${kernel.label}: missing resource for binding ${binding}`);
+        if (!res) {
+          throw new KernelError(`kernel ${kernel.label}: missing resource for binding ${binding}`);
+        }
         entries.push({ binding, resource: "binding" in res ? res.binding() : res });
       }
     });

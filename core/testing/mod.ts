@@ -20,7 +20,6 @@ export function testGpu(): Promise<GpuSession | null> {
   return session;
 }
 
-
 /**
  * Registers a GPU test. It is skipped (with a note) when no adapter exists; Dawn's event
  * loop activity is not counted as a leak.
@@ -126,7 +125,9 @@ export function assertClose(
     }
     throw new Error(
       `${what}: relative error ${err.toExponential(3)} ≥ ${tol} (seed ${seed ?? "n/a"}; ` +
-        `worst at [${at}]: got ${actual[at]}, want ${expected[at]}). Replay: BLOCKDIFF_SEED=${seed}`,
+        `worst at [${at}]: got ${actual[at]}, want ${
+          expected[at]
+        }). Replay: BLOCKDIFF_SEED=${seed}`,
     );
   }
   return err;
@@ -139,7 +140,16 @@ export function poisoned(gpu: Gpu, shape: readonly number[]): Tensor {
 }
 
 /** An integer output tensor pre-filled with a sentinel, for the same purpose. */
-export function poisonedInt(gpu: Gpu, shape: readonly number[], dtype: "i32" | "u32" = "i32"): Tensor {
+export function poisonedInt(
+  gpu: Gpu,
+  shape: readonly number[],
+  dtype: "i32" | "u32" = "i32",
+): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return Tensor.from(gpu, new Array(n).fill(dtype === "i32" ? -123456789 : 0xdeadbeef), shape, dtype);
+  return Tensor.from(
+    gpu,
+    new Array(n).fill(dtype === "i32" ? -123456789 : 0xdeadbeef),
+    shape,
+    dtype,
+  );
 }

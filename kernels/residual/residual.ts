@@ -13,7 +13,7 @@ const WG = 256;
  * @param x residual stream [B, S, d] (or any shape when there is no gate)
  * @param y branch output, same shape as x
  * @param gate optional [B, d]
- * @param out optional output tensor of x's shape (may alias x)
+ * @param out optional output of x's shape; passing x itself updates the stream in place
  */
 export function residual(x: Tensor, y: Tensor, gate?: Tensor | null, out?: Tensor): Tensor {
   const gpu: Gpu = x.gpu;
@@ -30,13 +30,21 @@ export function residual(x: Tensor, y: Tensor, gate?: Tensor | null, out?: Tenso
     }
   }
   const result = out ?? Tensor.empty(gpu, x.shape);
+  const inPlace = result.buffer === x.buffer && result.offset === x.offset;
+  if (!inPlace && (result.buffer === x.buffer || result.buffer === y.buffer)) {
+    throw new ShapeError("residual: out may be x itself (in place) but must not overlap y or part of x");
+  }
   const kernel = gpu.kernel({
     name: "residual",
     code: src,
     params: { WG, HAS_GATE: Boolean(gate) },
-    bindings: ["read", "read", "read", "write", "uniform"],
+    bindings: inPlace
+      ? ["write", "read", "read", "uniform"]
+      : ["read", "read", "read", "uniform", "write"],
+    entry: inPlace ? "main_inplace" : "main",
   });
   const u = new Uniforms().u32(x.size).u32(x.size / (batch * width)).u32(width).u32(0);
-  gpu.dispatch(kernel, [x, y, gate ?? y, result], u.bytes(), grid1d(x.size, WG));
+  const resources = inPlace ? [x, y, gate ?? y] : [x, y, gate ?? y, result];
+  gpu.dispatch(kernel, resources, u.bytes(), grid1d(x.size, WG));
   return result;
 }

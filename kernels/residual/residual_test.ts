@@ -17,6 +17,8 @@ gpuTest("residual: x + gate ⊙ y against the float64 reference", async (t, gpu)
         residual(x, y, gated ? g : null, out);
         const want = residualRef(xs, ys, gated ? gs : null, B, d);
         assertClose(await out.readFloat(), want, 1e-6, "residual", seed);
+        residual(x, y, gated ? g : null, x); // in place
+        assertClose(await x.readFloat(), want, 1e-6, "residual in place", seed);
       });
     }
   }
