@@ -50,6 +50,10 @@ export async function timeGpu(gpu: Gpu, run: () => void, opts: TimeOptions = {})
 /** Prints one JSON line (numbers rounded to 4 significant digits). */
 export function emit(record: BenchRecord): void {
   const round = (v: unknown): unknown =>
-    typeof v === "number" && Number.isFinite(v) && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v;
-  console.log(JSON.stringify(Object.fromEntries(Object.entries(record).map(([k, v]) => [k, round(v)]))));
+    typeof v === "number" && Number.isFinite(v) && !Number.isInteger(v)
+      ? Number(v.toPrecision(4))
+      : v;
+  console.log(
+    JSON.stringify(Object.fromEntries(Object.entries(record).map(([k, v]) => [k, round(v)]))),
+  );
 }

@@ -5,7 +5,7 @@ import { assembleWgsl } from "./runtime.ts";
 import { grid1d, Uniforms } from "./launch.ts";
 import { bucketSize } from "./pool.ts";
 import { Tensor } from "../tensor.ts";
-import { getWaitPolicy, setWaitPolicy, settle } from "./wait.ts";
+import { getWaitPolicy, settle, setWaitPolicy } from "./wait.ts";
 
 Deno.test("assembleWgsl keeps directives first and emits params as consts", () => {
   const code = assembleWgsl({
@@ -49,7 +49,8 @@ gpuTest("runtime: compile errors name the kernel and its parameters", async (t, 
   await t.step("a WGSL syntax error becomes a KernelError", async () => {
     await assert.rejects(
       gpu.compile({ name: "broken", code: "fn main( {", params: { N: 3 }, bindings: [] }),
-      (e: Error) => e instanceof KernelError && /broken\(N=3\)/.test(e.message) && /line/.test(e.message),
+      (e: Error) =>
+        e instanceof KernelError && /broken\(N=3\)/.test(e.message) && /line/.test(e.message),
     );
   });
   await t.step("a good kernel compiles once and is cached", async () => {
@@ -82,18 +83,24 @@ gpuTest("runtime: compile errors name the kernel and its parameters", async (t, 
     using a = Tensor.empty(gpu, [1]);
     assert.throws(() => gpu.dispatch(k, [a], null, [1]), /two\(\): missing resource for binding 1/);
   });
-  await t.step("a validation error surfaces at the next sync with the batch's kernels", async () => {
-    const k = gpu.kernel({
-      name: "aliased",
-      code: `@group(0) @binding(0) var<storage, read> a: array<f32>;
+  await t.step(
+    "a validation error surfaces at the next sync with the batch's kernels",
+    async () => {
+      const k = gpu.kernel({
+        name: "aliased",
+        code: `@group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read_write> o: array<f32>;
 @compute @workgroup_size(1) fn main() { o[0] = a[0]; }`,
-      bindings: ["read", "write"],
-    });
-    using a = Tensor.empty(gpu, [4]);
-    gpu.dispatch(k, [a, a], null, [1]); // read-only and writable binding of one buffer
-    await assert.rejects(gpu.sync(), (e: Error) => e instanceof KernelError && /aliased/.test(e.message));
-  });
+        bindings: ["read", "write"],
+      });
+      using a = Tensor.empty(gpu, [4]);
+      gpu.dispatch(k, [a, a], null, [1]); // read-only and writable binding of one buffer
+      await assert.rejects(
+        gpu.sync(),
+        (e: Error) => e instanceof KernelError && /aliased/.test(e.message),
+      );
+    },
+  );
 });
 
 gpuTest("wait policy: hybrid and spin both settle GPU promises", async (_t, gpu) => {

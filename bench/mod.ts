@@ -1,0 +1,50 @@
+/**
+ * @module
+ * blockdiff's benchmarks. Each suite prints one JSON line per figure (milliseconds, GFLOP/s,
+ * GB/s, ratios against a baseline or ceiling measured in the same run). Benchmarks are never
+ * tests: nothing here asserts a timing.
+ */
+import { acquireGpu } from "@blockdiff/core/deno";
+import type { Gpu } from "@blockdiff/core";
+import { emit } from "./harness.ts";
+import { benchMatmul } from "./kernels/matmul.ts";
+import { benchAttention } from "./kernels/attention.ts";
+import { benchCeiling } from "./kernels/ceiling.ts";
+
+export * from "./harness.ts";
+
+/** A benchmark suite. */
+export type Suite = (gpu: Gpu) => Promise<void>;
+
+/** The suites by name; `kernels` runs the ceiling, matmul and attention benches. */
+export const SUITES: Record<string, Suite> = {
+  ceiling: async (gpu) => void await benchCeiling(gpu),
+  matmul: async (gpu) => void await benchMatmul(gpu),
+  attention: (gpu) => benchAttention(gpu),
+  // The matmul bench measures the ceiling first; attention reports its ratio to matmul 1024³.
+  kernels: async (gpu) => {
+    const { gflops1024 } = await benchMatmul(gpu);
+    await benchAttention(gpu, { matmulGflops: gflops1024 });
+  },
+};
+
+/** Acquires a GPU, prints the adapter record and runs the named suites (all when empty). */
+export async function runBenchSuites(
+  names: string[],
+  opts: { adapter?: string } = {},
+): Promise<void> {
+  using session = await acquireGpu({ adapter: opts.adapter });
+  const { gpu } = session;
+  emit({
+    bench: "adapter",
+    case: gpu.info.name,
+    ms: 0,
+    software: gpu.info.isSoftware,
+    features: [...gpu.device.features].filter((f) =>
+      ["shader-f16", "subgroups", "timestamp-query"].includes(f)
+    ),
+    cpus: navigator.hardwareConcurrency,
+  });
+  const list = names.length ? names : ["kernels"];
+  for (const name of list) await SUITES[name](gpu);
+}

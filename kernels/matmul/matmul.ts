@@ -1,0 +1,257 @@
+/**
+ * Matrix multiply for Linear layers and attention: `C = op(A)·op(B) (+ bias) (then GELU)`,
+ * batched, f32. Several kernels share one launcher and are chosen per adapter: register
+ * tiling with subgroup broadcasts on CPU drivers, workgroup-memory tiling on GPUs and a
+ * GEMV-style kernel when M is tiny; `matmulNaive` is the one-thread-per-output baseline.
+ * @module
+ */
+import { formatShape, type Gpu, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
+import common from "./matmul_common.wgsl" with { type: "text" };
+import naiveSrc from "./matmul_naive.wgsl" with { type: "text" };
+import gemvSrc from "./matmul_gemv.wgsl" with { type: "text" };
+import tiledSrc from "./matmul_tiled.wgsl" with { type: "text" };
+import subgroupSrc from "./matmul_subgroup.wgsl" with { type: "text" };
+
+/** The kernels behind `matmul`. */
+export type MatmulVariant = "subgroup" | "tiled" | "gemv" | "naive";
+
+/** Options of `matmul`. */
+export interface MatmulOptions {
+  /** A is stored as [..., K, M] (use its transpose). */
+  transA?: boolean;
+  /** B is stored as [N, K] / [..., N, K]: a Linear layer's weight `[out, in]`. The hot path. */
+  transB?: boolean;
+  /** Added to every row of C, shape [N]. */
+  bias?: Tensor | null;
+  /** Applies tanh-GELU after the bias. */
+  gelu?: boolean;
+  /** Output tensor [..., M, N] (must not alias A, B or the bias). */
+  out?: Tensor;
+  /** Forces a kernel (tests, benchmarks); by default `matmulVariantFor` picks one. */
+  variant?: MatmulVariant;
+  /**
+   * Largest storage binding to use, in bytes; defaults to the device's
+   * `maxStorageBufferBindingSize`. Lower it only to exercise N-chunking in tests.
+   */
+  maxBindingBytes?: number;
+}
+
+/** Rows up to which the GEMV kernel is chosen (and the rows it keeps per invocation). */
+export const GEMV_MAX_ROWS = 4;
+
+// Subgroup kernel tile: TM rows × 8·TN columns per subgroup of 8 lanes. 16×8 per lane is what
+// measured best on lavapipe (see /work/shared/design/webgpu-on-cpu.md).
+const SG_TM = 16;
+const SG_TN = 8;
+const TILED_BM = 64;
+const TILED_BN = 64;
+const GEMV_WG = 64;
+
+/**
+ * The kernel `matmul` uses for `m` rows on this adapter: GEMV for tiny M, subgroup register
+ * tiling on CPU drivers whose subgroups have at least 8 lanes, workgroup-memory tiling
+ * otherwise.
+ */
+export function matmulVariantFor(gpu: Gpu, m: number): MatmulVariant {
+  if (m <= GEMV_MAX_ROWS) return "gemv";
+  if (subgroupKernelUsable(gpu) && gpu.info.isSoftware) return "subgroup";
+  return "tiled";
+}
+
+/** The subgroup kernel broadcasts from lanes 0–7, so subgroups must have ≥ 8 lanes. */
+function subgroupKernelUsable(gpu: Gpu): boolean {
+  return gpu.features.subgroups && gpu.info.subgroupMinSize >= 8;
+}
+
+interface Dims {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  /** B has its own batch dims (else it is shared across A's batch). */
+  batchedB: boolean;
+  outShape: number[];
+}
+
+function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Dims {
+  const both = `A ${formatShape(a.shape)}${transA ? "ᵀ" : ""} and B ${formatShape(b.shape)}${
+    transB ? "ᵀ" : ""
+  }`;
+  if (a.shape.length < 2 || b.shape.length < 2) {
+    throw new ShapeError(`matmul: ${both}: both need at least 2 dimensions`);
+  }
+  a.expectDtype("f32", "matmul A");
+  b.expectDtype("f32", "matmul B");
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  const [m, ka] = transA ? [a.shape[ar - 1], a.shape[ar - 2]] : [a.shape[ar - 2], a.shape[ar - 1]];
+  const [kb, n] = transB ? [b.shape[br - 1], b.shape[br - 2]] : [b.shape[br - 2], b.shape[br - 1]];
+  if (ka !== kb) throw new ShapeError(`matmul: inner sizes differ (${ka} vs ${kb}) for ${both}`);
+  const batchDims = a.shape.slice(0, -2);
+  const batchedB = br > 2;
+  if (batchedB) {
+    const bBatch = b.shape.slice(0, -2);
+    if (bBatch.length !== batchDims.length || bBatch.some((d, i) => d !== batchDims[i])) {
+      throw new ShapeError(
+        `matmul: batch dims of ${both} differ (B must be 2-D or share A's batch dims)`,
+      );
+    }
+  }
+  const batch = batchDims.reduce((x, y) => x * y, 1);
+  return { batch, m, n, k: ka, batchedB, outShape: [...batchDims, m, n] };
+}
+
+/**
+ * Returns `op(A)·op(B) (+ bias)`, optionally through tanh-GELU, as a new tensor (or `out`).
+ *
+ * A is [..., M, K] ([..., K, M] with `transA`); B is [K, N] or [..., K, N] ([N, K] /
+ * [..., N, K] with `transB`), either 2-D and shared across A's batch or with A's batch dims.
+ * A Linear layer `x·Wᵀ` with W [out, in] is `matmul(x, W, { transB: true, bias })`.
+ * When B is larger than one storage binding it is split along N (transB, 2-D B only).
+ * Records GPU work only; nothing is read back.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const gpu = a.gpu;
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const d = dims(a, b, transA, transB);
+  const bias = opts.bias ?? null;
+  if (bias) {
+    bias.expectDtype("f32", "matmul bias");
+    bias.expectShape(
+      [d.n],
+      `matmul bias (for A ${formatShape(a.shape)}, B ${formatShape(b.shape)})`,
+    );
+  }
+  const out = opts.out ?? Tensor.empty(gpu, d.outShape);
+  out.expectDtype("f32", "matmul out");
+  out.expectShape(d.outShape, `matmul out (A ${formatShape(a.shape)}, B ${formatShape(b.shape)})`);
+  if (d.batch === 0 || d.m === 0 || d.n === 0) return out;
+  if (d.batch > gpu.device.limits.maxComputeWorkgroupsPerDimension) {
+    throw new ShapeError(
+      `matmul: batch ${d.batch} of A ${formatShape(a.shape)} exceeds the grid limit`,
+    );
+  }
+
+  const variant = opts.variant ?? matmulVariantFor(gpu, d.m);
+  if (variant === "subgroup" && !subgroupKernelUsable(gpu)) {
+    throw new ShapeError(
+      `matmul: the subgroup variant needs subgroups of ≥ 8 lanes; ${gpu.info.name} has ` +
+        `${gpu.features.subgroups ? `${gpu.info.subgroupMinSize}` : "no subgroups"}`,
+    );
+  }
+  const limit = opts.maxBindingBytes ?? gpu.device.limits.maxStorageBufferBindingSize;
+  const both = `A ${formatShape(a.shape)}, B ${formatShape(b.shape)}`;
+  for (const [what, t] of [["A", a], ["out", out]] as const) {
+    if (t.paddedBytes > limit) {
+      throw new ShapeError(
+        `matmul: ${what} (${t.paddedBytes} bytes; ${both}) exceeds the adapter's ${limit}-byte ` +
+          "storage binding limit; split the rows into several calls",
+      );
+    }
+  }
+
+  const kernel = gpu.kernel({
+    name: `matmul_${variant}`,
+    code: `${SOURCES[variant]}\n${common}`,
+    params: {
+      TRANS_A: transA,
+      TRANS_B: transB,
+      HAS_BIAS: bias !== null,
+      GELU: opts.gelu ?? false,
+      ...(variant === "subgroup" ? { TM: SG_TM, TN: SG_TN } : {}),
+      ...(variant === "gemv" ? { WG: GEMV_WG, MR: GEMV_MAX_ROWS } : {}),
+    },
+    bindings: ["read", "read", "read", "write", "uniform"],
+  });
+
+  for (const chunk of chunksOfB(gpu, b, d, transB, limit)) {
+    const u = new Uniforms()
+      .u32(d.m).u32(d.n).u32(d.k).u32(chunk.nc)
+      .u32(chunk.n0).u32(d.m * d.k).u32(d.batchedB ? d.k * d.n : 0).u32(d.m * d.n);
+    // A dummy binding stands in for a missing bias (the kernel never reads it then).
+    gpu.dispatch(kernel, [a, chunk.binding, bias ?? a, out], u.bytes(), grid(variant, d, chunk.nc));
+  }
+  return out;
+}
+
+/**
+ * The naive kernel (one invocation per output) behind the same interface: the benchmark's
+ * baseline and a debugging aid. Same options as `matmul` except `variant`.
+ */
+export function matmulNaive(
+  a: Tensor,
+  b: Tensor,
+  opts: Omit<MatmulOptions, "variant"> = {},
+): Tensor {
+  return matmul(a, b, { ...opts, variant: "naive" });
+}
+
+const SOURCES: Record<MatmulVariant, string> = {
+  subgroup: subgroupSrc,
+  tiled: tiledSrc,
+  gemv: gemvSrc,
+  naive: naiveSrc,
+};
+
+function grid(variant: MatmulVariant, d: Dims, nc: number): [number, number, number] {
+  const up = (x: number, y: number) => Math.ceil(x / y);
+  switch (variant) {
+    case "subgroup":
+      return [up(nc, 8 * SG_TN), up(d.m, SG_TM), d.batch];
+    case "tiled":
+      return [up(nc, TILED_BN), up(d.m, TILED_BM), d.batch];
+    case "gemv":
+      return [up(nc, GEMV_WG), up(d.m, GEMV_MAX_ROWS), d.batch];
+    case "naive":
+      return [up(nc, 16), up(d.m, 16), d.batch];
+  }
+}
+
+interface Chunk {
+  n0: number;
+  nc: number;
+  binding: GPUBufferBinding;
+}
+
+/**
+ * Splits B along N so each piece fits one storage binding. Only a 2-D transposed B ([N, K],
+ * a weight matrix) has contiguous column blocks; each block must also start on the
+ * adapter's storage-offset alignment, so the block width is a multiple of
+ * align / gcd(4K, align).
+ */
+function chunksOfB(gpu: Gpu, b: Tensor, d: Dims, transB: boolean, limit: number): Chunk[] {
+  if (b.paddedBytes <= limit) return [{ n0: 0, nc: d.n, binding: b.binding() }];
+  const shape = `B ${formatShape(b.shape)} (${b.paddedBytes} bytes)`;
+  if (!transB || d.batchedB) {
+    throw new ShapeError(
+      `matmul: ${shape} exceeds the ${limit}-byte storage binding limit; only a 2-D B used ` +
+        "transposed ([N, K], transB) can be split along N. Store the weight as [out, in].",
+    );
+  }
+  const align = gpu.device.limits.minStorageBufferOffsetAlignment;
+  const rowBytes = d.k * 4;
+  const step = align / gcd(rowBytes, align);
+  const nc = Math.floor(limit / rowBytes / step) * step;
+  if (nc === 0 || b.offset % align !== 0) {
+    throw new ShapeError(
+      `matmul: ${shape} exceeds the ${limit}-byte storage binding limit and cannot be split: ` +
+        `blocks of rows of ${rowBytes} bytes aligned to ${align} bytes do not fit one binding`,
+    );
+  }
+  const chunks: Chunk[] = [];
+  for (let n0 = 0; n0 < d.n; n0 += nc) {
+    const width = Math.min(nc, d.n - n0);
+    chunks.push({
+      n0,
+      nc: width,
+      binding: { buffer: b.buffer, offset: b.offset + n0 * rowBytes, size: width * rowBytes },
+    });
+  }
+  return chunks;
+}
+
+function gcd(x: number, y: number): number {
+  while (y) [x, y] = [y, x % y];
+  return x;
+}

@@ -1,0 +1,5 @@
+/**
+ * @module
+ * blockdiff's self-hosted web front end (Hono): `createApp` builds the routes.
+ */
+export * from "./app.ts";
