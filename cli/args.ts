@@ -17,6 +17,8 @@ export interface FlagSpec {
 export interface Parsed {
   flags: Record<string, string | number | boolean | undefined>;
   positionals: string[];
+  /** Flags given on the command line (they win over a config file). */
+  given: Set<string>;
 }
 
 /** A usage error (exit code 2). */
@@ -60,6 +62,7 @@ export function parseArgs(
   const flags: Parsed["flags"] = {};
   for (const [k, s] of Object.entries(specs)) flags[k] = s.default;
   const positionals: string[] = [];
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -84,6 +87,7 @@ export function parseArgs(
           `See 'bd3 ${command} --help'.`,
       );
     }
+    given.add(name);
     if (spec.type === "boolean") {
       flags[name] = value === undefined ? true : !/^(false|0|no)$/i.test(value);
       continue;
@@ -102,7 +106,47 @@ export function parseArgs(
       flags[name] = value;
     }
   }
-  return { flags, positionals };
+  return { flags, positionals, given };
+}
+
+/**
+ * Fills flags not given on the command line from a JSON config file (keys are flag names,
+ * kebab-case or camelCase). Unknown keys and wrong types are usage errors naming the file.
+ */
+export async function applyConfigFile(
+  parsed: Parsed,
+  specs: Record<string, FlagSpec>,
+  path: string,
+  command: string,
+): Promise<void> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+    throw new UsageError(`bd3 ${command}: cannot read config file ${path}: ${why}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new UsageError(`bd3 ${command}: ${path} must hold a JSON object of flag values`);
+  }
+  for (const [key, value] of Object.entries(raw)) {
+    const name = key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+    const spec = specs[name];
+    if (!spec || name === "config") {
+      throw new UsageError(`bd3 ${command}: ${path}: unknown setting "${key}"`);
+    }
+    const ok = spec.type === "string"
+      ? typeof value === "string" || Array.isArray(value)
+      : typeof value === spec.type;
+    if (!ok) {
+      throw new UsageError(`bd3 ${command}: ${path}: "${key}" must be a ${spec.type}`);
+    }
+    if (!parsed.given.has(name)) {
+      parsed.flags[name] = Array.isArray(value)
+        ? value.join(",")
+        : value as string | number | boolean;
+    }
+  }
 }
 
 /** Formats the flag table of a command's --help. */

@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
     help: "the main job on the embedded default (device check + kernel self-test)",
     run: async (a) => (await import("./demo.ts")).runDemo(a),
   },
+  train: {
+    help: "train a BD3-LM, MDLM, SEDD or AR model (checkpoints, resume, metrics)",
+    run: async (a) => (await import("./train.ts")).runTrain(a),
+  },
   bench: {
     help: "run benchmarks and print JSON lines (bd3 bench kernels)",
     run: async (a) => (await import("./bench.ts")).runBench(a),

@@ -6,3 +6,4 @@
 export * from "./noise.ts";
 export * from "./time.ts";
 export * from "./clip_search.ts";
+export * from "./samplers/mod.ts";

@@ -2,6 +2,7 @@
  * The data pipeline's error type.
  * @module
  */
+import { BlockdiffError } from "../gpu/errors.ts";
 
 /** Options for {@link DataError}: the file concerned, the fix to suggest, and the cause. */
 export interface DataErrorOptions {
@@ -17,7 +18,7 @@ export interface DataErrorOptions {
  * An error in loading, parsing or tokenizing data. Its message names the file and the fix,
  * e.g. `data.jsonl line 3: invalid JSON (…). Fix: make each line one JSON object.`
  */
-export class DataError extends Error {
+export class DataError extends BlockdiffError {
   /** The file (or source) the error is about, when there is one. */
   readonly file?: string;
   /** How to fix it. */

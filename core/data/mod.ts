@@ -34,3 +34,4 @@ export * from "./sources.ts";
 export * from "./token_cache.ts";
 export * from "./batches.ts";
 export * from "./pipeline.ts";
+export * from "./by_name.ts";

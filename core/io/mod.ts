@@ -24,3 +24,4 @@ export * from "./hf_params.ts";
 export * from "./hf_checkpoint.ts";
 export * from "./training_checkpoint.ts";
 export type { AtomicWriteOptions, Sink } from "./_atomic.ts";
+export * from "./model_dir.ts";

@@ -51,8 +51,13 @@ export interface ModelConfig {
 
 /** Backbone sizes of the reference's model configs (spec §1.1). */
 export const MODEL_SIZES: Readonly<
-  Record<"tiny" | "small" | "medium", Pick<ModelConfig, "hidden" | "condDim" | "blocks" | "heads">>
+  Record<
+    "micro" | "tiny" | "small" | "medium",
+    Pick<ModelConfig, "hidden" | "condDim" | "blocks" | "heads">
+  >
 > = {
+  // micro is blockdiff's own size for tests and CPU demos; the others are the reference's.
+  micro: { hidden: 64, condDim: 32, blocks: 2, heads: 4 },
   tiny: { hidden: 256, condDim: 64, blocks: 8, heads: 8 },
   small: { hidden: 768, condDim: 128, blocks: 12, heads: 12 },
   medium: { hidden: 1024, condDim: 128, blocks: 24, heads: 16 },

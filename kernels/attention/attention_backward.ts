@@ -19,6 +19,7 @@ import {
   type AttentionMask,
   type AttentionOperand,
   blockBounds,
+  type BlockTable,
   qkvOperands,
 } from "./attention.ts";
 import src from "./attention_backward.wgsl" with { type: "text" };
@@ -78,8 +79,6 @@ export interface AttentionGrads {
   dv: Tensor;
 }
 
-const MODE = { full: 0, cached: 0, causal: 1, blockCausal: 2, bdTrain: 3 } as const;
-
 /**
  * Capacity of the shader's per-row vec4 register arrays: one of a few sizes rather than exactly
  * ceil(D / 4), so that few pipelines exist (each costs seconds to compile on lavapipe). The
@@ -109,42 +108,139 @@ function hostBlockOf(mask: AttentionMask, n: number): (pos: number) => [number, 
   };
 }
 
+/** Two intervals [x, y) ∪ [z, w) (an empty one has y ≤ x). */
+export type Intervals = [number, number, number, number];
+
 /**
- * The query rows that see key `key`, as [x, y, z, w] for [x, y) ∪ [z, w): the transpose of
- * `visibleRanges`. Mirrors `seen_by` in the shader, so the tests can check it on the host.
+ * The mask as intervals, both ways: the keys query row r sees (as the forward's
+ * `visibleRanges`) and the query rows that see key j (the transpose). Sq = Sk for `bdTrain`;
+ * for `causal` and `blockCausal` the queries are the last Sq of Sk positions.
  */
+export function maskIntervals(
+  mask: AttentionMask,
+  seqQ: number,
+  seqK: number,
+): { keysOf(r: number): Intervals; queriesOf(j: number): Intervals } {
+  const shift = seqK - seqQ;
+  switch (mask.kind) {
+    case "causal":
+      return {
+        keysOf: (r) => [0, r + shift + 1, 0, 0],
+        queriesOf: (j) => [Math.max(0, j - shift), seqQ, 0, 0],
+      };
+    case "blockCausal": {
+      const blockOf = hostBlockOf(mask, seqK);
+      return {
+        keysOf: (r) => [0, blockOf(r + shift)[1], 0, 0],
+        // The key's block starts at or before the row's position.
+        queriesOf: (j) => [Math.max(0, blockOf(j)[0] - shift), seqQ, 0, 0],
+      };
+    }
+    case "bdTrain": {
+      const l = seqQ / 2;
+      const blockOf = hostBlockOf(mask, l);
+      return {
+        keysOf: (r) => {
+          if (r >= l) return [0, 0, l, l + blockOf(r - l)[1]];
+          const [s, e] = blockOf(r);
+          return [s, e, l, l + s];
+        },
+        queriesOf: (j) => {
+          // x_t key: the x_t rows of its block (M_BD).
+          if (j < l) return [...blockOf(j), 0, 0];
+          // x0 key: x_t rows of later blocks (M_OBC), x0 rows of its block or later (M_BC).
+          const [s, e] = blockOf(j - l);
+          return [e, l, l + s, 2 * l];
+        },
+      };
+    }
+    default:
+      return { keysOf: () => [0, seqK, 0, 0], queriesOf: () => [0, seqQ, 0, 0] };
+  }
+}
+
+/** The query rows that see key `key` (the transpose of `visibleRanges`). */
 export function visibleQueries(
   mask: AttentionMask,
   seqQ: number,
   seqK: number,
   key: number,
-): [number, number, number, number] {
-  const shift = seqK - seqQ;
-  switch (mask.kind) {
-    case "causal":
-      return [Math.max(0, key - shift), seqQ, 0, 0];
-    case "blockCausal": {
-      const [s] = hostBlockOf(mask, seqK)(key);
-      return [Math.max(0, s - shift), seqQ, 0, 0];
-    }
-    case "bdTrain": {
-      const l = seqQ / 2;
-      const blockOf = hostBlockOf(mask, l);
-      if (key < l) {
-        const [s, e] = blockOf(key);
-        return [s, e, 0, 0];
+): Intervals {
+  return maskIntervals(mask, seqQ, seqK).queriesOf(key);
+}
+
+/**
+ * The shader's interval table, `[Sq + Sk + ceil(Sq/qt) + ceil(Sk/qt), 4]` u32: query rows, key
+ * rows, then the hull of each tile of qt rows (each interval's min start and max end over the
+ * tile's non-empty ones).
+ */
+function intervalTable(mask: AttentionMask, seqQ: number, seqK: number, qt: number): Uint32Array {
+  const { keysOf, queriesOf } = maskIntervals(mask, seqQ, seqK);
+  const nq = Math.ceil(seqQ / qt);
+  const nk = Math.ceil(seqK / qt);
+  const out = new Uint32Array(4 * (seqQ + seqK + nq + nk));
+  for (let r = 0; r < seqQ; r++) out.set(keysOf(r), 4 * r);
+  for (let j = 0; j < seqK; j++) out.set(queriesOf(j), 4 * (seqQ + j));
+  const hulls = (first: number, rows: number, at: number) => {
+    for (let t = 0; t * qt < rows; t++) {
+      let [alo, ahi, blo, bhi] = [Infinity, 0, Infinity, 0];
+      for (let r = t * qt; r < Math.min(rows, (t + 1) * qt); r++) {
+        const [x, y, z, w] = out.subarray(4 * (first + r), 4 * (first + r) + 4);
+        if (y > x) [alo, ahi] = [Math.min(alo, x), Math.max(ahi, y)];
+        if (w > z) [blo, bhi] = [Math.min(blo, z), Math.max(bhi, w)];
       }
-      const [s, e] = blockOf(key - l);
-      return [e, l, l + s, 2 * l];
+      out.set([ahi > 0 ? alo : 0, ahi, bhi > 0 ? blo : 0, bhi], 4 * (at + t));
     }
-    default:
-      return [0, seqQ, 0, 0];
+  };
+  hulls(0, seqQ, seqQ + seqK);
+  hulls(seqQ, seqK, seqQ + seqK + nq);
+  return out;
+}
+
+const TABLES_KEPT = 16;
+const tables = new WeakMap<Gpu, Map<string, Tensor>>();
+
+/**
+ * The uploaded interval table for a mask and shape, cached per device (the most recent
+ * TABLES_KEPT), so a training loop uploads it once; a first upload submits the work recorded
+ * so far (as any host write does).
+ */
+function maskTable(gpu: Gpu, mask: AttentionMask, seqQ: number, seqK: number, qt: number): Tensor {
+  let cache = tables.get(gpu);
+  if (!cache) tables.set(gpu, cache = new Map());
+  const m = mask as { blockSize?: number; blockStarts?: readonly number[]; blocks?: BlockTable };
+  const blocks = m.blocks?.starts ?? m.blockStarts;
+  const key = `${mask.kind === "cached" ? "full" : mask.kind}|${m.blockSize ?? ""}|${
+    blocks?.join(",") ?? ""
+  }|${seqQ}|${seqK}|${qt}`;
+  let t = cache.get(key);
+  if (t) {
+    // Most recently used last, so eviction drops the oldest.
+    cache.delete(key);
+  } else {
+    t = Tensor.from(
+      gpu,
+      intervalTable(mask, seqQ, seqK, qt),
+      [tableRows(seqQ, seqK, qt), 4],
+      "u32",
+    );
+    if (cache.size >= TABLES_KEPT) {
+      const [oldKey, old] = cache.entries().next().value!;
+      cache.delete(oldKey);
+      // Safe before submission: a later user of the pooled buffer is recorded after its users.
+      old.dispose();
+    }
   }
+  cache.set(key, t);
+  return t;
+}
+
+function tableRows(seqQ: number, seqK: number, qt: number): number {
+  return seqQ + seqK + Math.ceil(seqQ / qt) + Math.ceil(seqK / qt);
 }
 
 interface Dummies {
   f32: Tensor;
-  i32: Tensor;
 }
 const dummies = new WeakMap<Gpu, Dummies>();
 
@@ -152,7 +248,7 @@ const dummies = new WeakMap<Gpu, Dummies>();
 function dummy(gpu: Gpu): Dummies {
   let d = dummies.get(gpu);
   if (!d) {
-    d = { f32: Tensor.empty(gpu, [4]), i32: Tensor.empty(gpu, [4], "i32") };
+    d = { f32: Tensor.empty(gpu, [4]) };
     dummies.set(gpu, d);
   }
   return d;
@@ -236,15 +332,9 @@ function checkOperand(
   }
 }
 
-/** The block table for a block mask: none (fixed size), the prebuilt one, or a temporary upload. */
-function resolveBlocks(
-  gpu: Gpu,
-  mask: AttentionMask,
-  n: number,
-): { size: number; table: Tensor | null; temp: boolean } {
-  if (mask.kind !== "blockCausal" && mask.kind !== "bdTrain") {
-    return { size: 1, table: null, temp: false };
-  }
+/** Checks the block spec of a block mask (the forward's rules). */
+function checkBlocks(mask: AttentionMask, n: number): void {
+  if (mask.kind !== "blockCausal" && mask.kind !== "bdTrain") return;
   const given =
     [mask.blockSize, mask.blockStarts, mask.blocks].filter((x) => x !== undefined).length;
   if (given !== 1) {
@@ -258,21 +348,15 @@ function resolveBlocks(
         `${WHAT} ${mask.kind} mask: blockSize must be an integer ≥ 1, got ${mask.blockSize}`,
       );
     }
-    return { size: mask.blockSize, table: null, temp: false };
-  }
-  if (mask.blocks) {
+  } else if (mask.blocks) {
     if (mask.blocks.length !== n) {
       throw new ShapeError(
         `${WHAT} ${mask.kind} mask: block table covers ${mask.blocks.length} positions, the mask needs ${n}`,
       );
     }
-    return { size: 1, table: mask.blocks.tensor, temp: false };
+  } else {
+    blockBounds(mask.blockStarts!, n); // throws a ShapeError for invalid starts
   }
-  return {
-    size: 1,
-    table: Tensor.from(gpu, blockBounds(mask.blockStarts!, n), [n, 2], "i32"),
-    temp: true,
-  };
 }
 
 /**
@@ -327,8 +411,10 @@ export function attentionBackwardOperands(a: AttentionBackwardOperandArgs): Atte
     ) && a.dout.offset % 16 === 0;
   const unit = vec ? 4 : 1;
   const scale = a.scale ?? 1 / Math.sqrt(D);
-  const n = mask.kind === "bdTrain" ? seqQ / 2 : seqK;
-  const blocks = resolveBlocks(gpu, mask, n);
+  checkBlocks(mask, mask.kind === "bdTrain" ? seqQ / 2 : seqK);
+  const qt = rowTile(gpu);
+  // Uploaded before anything is recorded here (a first upload submits pending work).
+  const table = maskTable(gpu, mask, seqQ, seqK, qt);
   const dm = dummy(gpu);
 
   // 1. (lse·log2 e, Δ) per query row.
@@ -348,7 +434,6 @@ export function attentionBackwardOperands(a: AttentionBackwardOperandArgs): Atte
   );
 
   // 2 and 3 share one module and one binding layout; the cache key includes the entry name.
-  const qt = rowTile(gpu);
   const spec = (entry: string) =>
     gpu.kernel({
       name: "attention_backward",
@@ -360,17 +445,16 @@ export function attentionBackwardOperands(a: AttentionBackwardOperandArgs): Atte
     });
   const uniforms = (g0: AttentionOperand, g1: AttentionOperand, same: boolean) => {
     const u = new Uniforms()
-      .u32(seqQ).u32(seqK).u32(heads).u32(blocks.size)
-      .u32(seqQ / 2).u32(seqK - seqQ).u32(n).u32(Math.ceil(D / 4));
+      .u32(seqQ).u32(seqK).u32(heads).u32(Math.ceil(D / 4))
+      .u32(seqQ).u32(seqQ + seqK).u32(seqQ + seqK + Math.ceil(seqQ / qt)).u32(0);
     for (const o of [a.q, a.k, a.v, g0, g1]) {
       u.u32((o.offset ?? 0) / unit).u32(o.rowStride / unit).u32(o.batchStride / unit).u32(
         (o.headStride ?? D) / unit,
       );
     }
     return u.u32(d / unit).u32(D / unit).f32(scale * Math.LOG2E).f32(scale)
-      .u32(MODE[mask.kind]).u32(blocks.table ? 1 : 0).u32(same ? 1 : 0).u32(D).bytes();
+      .u32(same ? 1 : 0).u32(D).bytes();
   };
-  const table = blocks.table ?? dm.i32;
   const ins = [a.q.tensor, a.k.tensor, a.v.tensor, a.dout, stats, table];
   gpu.dispatch(
     spec("dq_main"),
@@ -386,7 +470,6 @@ export function attentionBackwardOperands(a: AttentionBackwardOperandArgs): Atte
   );
   // Safe before submission: a later user of a pooled buffer is recorded after these dispatches.
   stats.dispose();
-  if (blocks.temp) blocks.table!.dispose();
   return { dq: dq.tensor, dk: dk.tensor, dv: dv.tensor };
 }
 

@@ -11,24 +11,26 @@
 // once (scalar loads broadcast to the lanes on CPU drivers) and the row's own vectors stay in
 // registers.
 //
-// Masks are given per row as at most two intervals [x, y) ∪ [z, w): the keys a query sees
-// (`ranges`, identical to the forward's) or the queries that see a key (`seen_by`, its
-// transpose). A workgroup visits only the hull of its rows' intervals, so tiles that the mask
-// hides from the whole workgroup are skipped; each row masks the rest itself.
+// The mask arrives as a table of intervals built on the host: per row at most two intervals
+// [x, y) ∪ [z, w), the keys a query row sees (the forward's `ranges`) or the query rows that
+// see a key (their transpose), and per workgroup tile the hull of its rows' intervals. A
+// workgroup visits only its hull, so tiles the mask hides from the whole workgroup are skipped;
+// each row masks the rest itself. Evaluating the mask in the shader instead (mode branches,
+// block lookups) tripled lavapipe's compile time of these entry points, to 6-13 s each.
 //
 // Loops over the D4 vec4 registers use the uniform bound p.d4, not the constant D4: with a
 // constant bound lavapipe unrolls them, compiles for tens of seconds and runs slower.
 //
 // Compile-time constants: QT rows per workgroup and D4, the capacity of the vec4 register
-// arrays (≥ ceil(D / 4), in steps of 8, 16, 32). Everything else (mask mode, block table,
-// head dim) is a uniform: lavapipe spends seconds compiling each of these entry points, so the
-// variants are kept few; the mode is only consulted per row, never per key, so a uniform
-// branch costs nothing measurable. //#if VEC sections: the vec4 path (all strides, offsets and
-// D multiples of 4), else the scalar path (any D, any alignment).
+// arrays (≥ ceil(D / 4); the launcher uses a few sizes so that few pipelines exist). //#if VEC
+// sections: the vec4 path (all strides, offsets and D multiples of 4), else the scalar path
+// (any D, any alignment).
 
 struct Params {
-  sq: u32, sk: u32, heads: u32, block: u32,
-  half_len: u32, shift: u32, nblk: u32, d4: u32,
+  sq: u32, sk: u32, heads: u32, d4: u32,
+  // Where the interval table's sections start: key rows, query-tile hulls, key-tile hulls
+  // (query rows start at 0).
+  iv_keys: u32, iv_qtiles: u32, iv_ktiles: u32, _p0: u32,
   q_off: u32, q_row: u32, q_batch: u32, q_head: u32,
   k_off: u32, k_row: u32, k_batch: u32, k_head: u32,
   v_off: u32, v_row: u32, v_batch: u32, v_head: u32,
@@ -39,15 +41,15 @@ struct Params {
   o_row: u32, o_head: u32,
   // scale · log2(e) for the scores, and scale itself for the final dq / dk.
   qscale: f32, scale: f32,
-  // MODE (0 full, 1 causal, 2 block-causal, 3 bd-train); VAR_BLOCKS (block bounds come from
-  // the table); SAME_KV (dk and dv live in one buffer, bound once as g0, because Dawn rejects
-  // one buffer bound twice as writable in a dispatch); d the head dim.
-  mode: u32, var_blocks: u32, same_kv: u32, d: u32,
+  // same_kv: dk and dv live in one buffer, bound once as g0 (Dawn rejects one buffer bound
+  // twice as writable in a dispatch); d: the head dim.
+  same_kv: u32, d: u32,
 }
 
 // (lse · log2(e), Δ) per (b, h, query row), from the stats kernel.
 @group(0) @binding(4) var<storage, read> stats: array<vec2f>;
-@group(0) @binding(5) var<storage, read> blocks: array<u32>;
+// The interval table: query rows, key rows, query tiles, key tiles (x, y, z, w each).
+@group(0) @binding(5) var<storage, read> iv: array<vec4u>;
 @group(0) @binding(8) var<uniform> p: Params;
 
 //#if VEC
@@ -112,84 +114,14 @@ fn st1(base: u32, c: u32, x: vec4f) {
 }
 //#endif
 
-// (start, end) of the block holding position pos of a sequence of nblk positions.
-fn block_of(pos: u32) -> vec2u {
-  if (p.var_blocks != 0u) {
-    return vec2u(blocks[2u * pos], blocks[2u * pos + 1u]);
-  }
-  let s = (pos / p.block) * p.block;
-  return vec2u(s, min(s + p.block, p.nblk));
-}
-
-// The keys query row r sees, [x, y) ∪ [z, w) (the forward's `ranges`).
-fn ranges(r: u32) -> vec4u {
-  if (p.mode == 1) {
-    return vec4u(0u, r + p.shift + 1u, 0u, 0u);
-  }
-  if (p.mode == 2) {
-    return vec4u(0u, block_of(r + p.shift).y, 0u, 0u);
-  }
-  if (p.mode == 3) {
-    let l = p.half_len;
-    if (r < l) {
-      let bb = block_of(r);
-      return vec4u(bb.x, bb.y, l, l + bb.x);
-    }
-    return vec4u(0u, 0u, l, l + block_of(r - l).y);
-  }
-  return vec4u(0u, p.sk, 0u, 0u);
-}
-
-// The query rows that see key j, [x, y) ∪ [z, w): the transpose of `ranges`.
-fn seen_by(j: u32) -> vec4u {
-  if (p.mode == 1) {
-    // key j ≤ row + shift.
-    return vec4u(select(0u, j - p.shift, j > p.shift), p.sq, 0u, 0u);
-  }
-  if (p.mode == 2) {
-    // The key's block starts at or before the row's position.
-    let s = block_of(j).x;
-    return vec4u(select(0u, s - p.shift, s > p.shift), p.sq, 0u, 0u);
-  }
-  if (p.mode == 3) {
-    let l = p.half_len;
-    if (j < l) {
-      // x_t key: only the x_t rows of its own block (M_BD).
-      let bb = block_of(j);
-      return vec4u(bb.x, bb.y, 0u, 0u);
-    }
-    // x0 key: x_t rows of later blocks (M_OBC) and x0 rows of its block or later (M_BC).
-    let bb = block_of(j - l);
-    return vec4u(bb.y, l, l + bb.x, 2u * l);
-  }
-  return vec4u(0u, p.sq, 0u, 0u);
-}
-
-// Hull of the intervals of rows tile0 … tile0 + QT − 1 (of n), as (alo, ahi, blo, bhi). It
-// depends only on the workgroup, so the streaming loops keep uniform bounds and loads.
-// The bound is a runtime value on purpose: a constant QT would be unrolled into QT copies of
-// the mask logic, which multiplied lavapipe's compile time.
-fn hull(tile0: u32, n: u32, keys: bool) -> vec4u {
-  var hl = vec4u(0xffffffffu, 0u, 0xffffffffu, 0u);
-  let rows = min(n - tile0, QT);
-  for (var t = 0u; t < rows; t++) {
-    let r = tile0 + t;
-    var g: vec4u;
-    if (keys) { g = ranges(r); } else { g = seen_by(r); }
-    if (g.y > g.x) { hl.x = min(hl.x, g.x); hl.y = max(hl.y, g.y); }
-    if (g.w > g.z) { hl.z = min(hl.z, g.z); hl.w = max(hl.w, g.w); }
-  }
-  return hl;
-}
-
 @compute @workgroup_size(QT)
 fn dq_main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let h = wid.y;
   let b = wid.z;
   let tile0 = wid.x * QT;
-  let hl = hull(tile0, p.sq, true);
+  let hl = iv[p.iv_qtiles + wid.x];
   let row = min(tile0 + lid, p.sq - 1u);
-  let mine = ranges(row);
+  let mine = iv[row];
   let qbase = p.q_off + b * p.q_batch + row * p.q_row + h * p.q_head;
   let gbase = (b * p.sq + row) * p.o_row + h * p.o_head;
   var q: array<vec4f, D4>;
@@ -205,11 +137,16 @@ fn dq_main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   let vb0 = p.v_off + b * p.v_batch + h * p.v_head;
   let one = vec4f(1.0);
 
-  for (var seg = 0u; seg < 2u; seg++) {
-    let lo = select(hl.z, hl.x, seg == 0u);
-    let hi = select(hl.w, hl.y, seg == 0u);
-    // Four keys per step: their scores and dp form vec4s.
-    for (var j0 = lo; j0 < hi; j0 += 4u) {
+  // One loop over both hull intervals (a loop per interval would be unrolled into two copies
+  // of the body, doubling the compile time); the first one is padded to whole steps of four.
+  let na = select(0u, (hl.y - hl.x + 3u) & ~3u, hl.y > hl.x);
+  let steps = na + select(0u, hl.w - hl.z, hl.w > hl.z);
+  // Four keys per step: their scores and dp form vec4s.
+  for (var t = 0u; t < steps; t += 4u) {
+    let first = t < na;
+    let j0 = select(hl.z + t - na, hl.x + t, first);
+    let hi = select(hl.w, hl.y, first);
+    {
       // Past the interval's end: re-read its last key (in bounds) and mask it out.
       let j = vec4u(j0) + vec4u(0u, 1u, 2u, 3u);
       let jj = min(j, vec4u(hi - 1u));
@@ -269,9 +206,9 @@ fn dkv_main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   let h = wid.y;
   let b = wid.z;
   let tile0 = wid.x * QT;
-  let hl = hull(tile0, p.sk, false);
+  let hl = iv[p.iv_ktiles + wid.x];
   let key = min(tile0 + lid, p.sk - 1u);
-  let mine = seen_by(key);
+  let mine = iv[p.iv_keys + key];
   let kbase = p.k_off + b * p.k_batch + key * p.k_row + h * p.k_head;
   let vbase = p.v_off + b * p.v_batch + key * p.v_row + h * p.v_head;
   var k: array<vec4f, D4>;
@@ -289,11 +226,15 @@ fn dkv_main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   let gb0 = b * p.sq * p.o_row + h * p.o_head;
   let one = vec4f(1.0);
 
-  for (var seg = 0u; seg < 2u; seg++) {
-    let lo = select(hl.z, hl.x, seg == 0u);
-    let hi = select(hl.w, hl.y, seg == 0u);
-    // Four query rows per step.
-    for (var i0 = lo; i0 < hi; i0 += 4u) {
+  // One loop over both hull intervals, as in dq_main.
+  let na = select(0u, (hl.y - hl.x + 3u) & ~3u, hl.y > hl.x);
+  let steps = na + select(0u, hl.w - hl.z, hl.w > hl.z);
+  // Four query rows per step.
+  for (var t = 0u; t < steps; t += 4u) {
+    let first = t < na;
+    let i0 = select(hl.z + t - na, hl.x + t, first);
+    let hi = select(hl.w, hl.y, first);
+    {
       let i = vec4u(i0) + vec4u(0u, 1u, 2u, 3u);
       let ii = min(i, vec4u(hi - 1u));
       let q0 = qb0 + ii.x * p.q_row;

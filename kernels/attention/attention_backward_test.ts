@@ -12,6 +12,7 @@ import { attentionRef, type HostOperand, maskAllowed, type RefShape } from "./at
 import {
   attentionBackward,
   attentionBackwardOperands,
+  maskIntervals,
   visibleQueries,
 } from "./attention_backward.ts";
 import { attentionBackwardRef, packQkv } from "./attention_backward_ref.ts";
@@ -48,7 +49,7 @@ function slot(x: ArrayLike<number>, rows: number, d: number, s: number): Float64
   return out;
 }
 
-Deno.test("attentionBackward: the key-side intervals are the transpose of the mask", () => {
+Deno.test("attentionBackward: the row and key intervals equal the mask predicates", () => {
   const cases: [AttentionMask, number, number][] = [
     [{ kind: "full" }, 7, 9],
     [{ kind: "full" }, 9, 4],
@@ -63,13 +64,17 @@ Deno.test("attentionBackward: the key-side intervals are the transpose of the ma
     [{ kind: "bdTrain", blockSize: 11 }, 22, 22],
     [{ kind: "bdTrain", blockStarts: [0, 3, 4, 9] }, 22, 22],
   ];
+  const within = ([x, y, z, w]: number[], i: number) => (i >= x && i < y) || (i >= z && i < w);
   for (const [mask, sq, sk] of cases) {
     const ok = maskAllowed(mask, sq, sk);
+    const { keysOf, queriesOf } = maskIntervals(mask, sq, sk);
     for (let j = 0; j < sk; j++) {
-      const [x, y, z, w] = visibleQueries(mask, sq, sk, j);
+      const seen = visibleQueries(mask, sq, sk, j);
+      assert.deepEqual(queriesOf(j), seen);
       for (let r = 0; r < sq; r++) {
-        const inside = (r >= x && r < y) || (r >= z && r < w);
-        assert.equal(inside, ok(r, j), `${describe(mask)} Sq=${sq} Sk=${sk} key ${j} row ${r}`);
+        const what = `${describe(mask)} Sq=${sq} Sk=${sk} key ${j} row ${r}`;
+        assert.equal(within(seen, r), ok(r, j), what);
+        assert.equal(within(keysOf(r), j), ok(r, j), what);
       }
     }
   }

@@ -1,0 +1,93 @@
+/**
+ * Model directories: the Hugging Face BD3-LM layout (`config.json` + `model.safetensors`) plus
+ * `blockdiff.json` naming the tokenizer and the run it came from. Every front end loads models
+ * through here, from a model directory or from a training run directory (`<run>/model`).
+ * @module
+ */
+import { join } from "node:path";
+import { loadHfCheckpoint, saveHfCheckpoint } from "./hf_checkpoint.ts";
+import type { ModelConfig } from "./model_config.ts";
+import type { TensorMap } from "./host_tensor.ts";
+import { writeFileAtomic } from "./_atomic.ts";
+import { ConfigError } from "./errors.ts";
+
+/** What blockdiff records beside the HF files. */
+export interface ModelMeta {
+  /** Tokenizer name or tokenizer.json path (see `loadTokenizer`). */
+  tokenizer: string;
+  /** Mask token id. */
+  maskId: number;
+  /** Free-form provenance: data, steps, seed, metrics. */
+  [key: string]: unknown;
+}
+
+/** A loaded model directory. */
+export interface ModelDir {
+  dir: string;
+  config: ModelConfig;
+  tensors: TensorMap;
+  meta: ModelMeta;
+}
+
+/** The file with blockdiff's metadata. */
+export const META_FILE = "blockdiff.json";
+
+/** Writes a model directory (atomic per file). */
+export async function saveModelDir(
+  dir: string,
+  config: ModelConfig,
+  tensors: TensorMap,
+  meta: ModelMeta,
+  options: { floatDtype?: "F32" | "F16" | "BF16" } = {},
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await saveHfCheckpoint(dir, config, tensors, options);
+  await writeFileAtomic(
+    join(dir, META_FILE),
+    new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"),
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves a model argument: a model directory, or a run directory holding `model/`. */
+export async function resolveModelDir(path: string): Promise<string> {
+  if (await exists(join(path, "config.json"))) return path;
+  if (await exists(join(path, "model", "config.json"))) return join(path, "model");
+  throw new ConfigError(
+    `${path}: not a model directory (no config.json) nor a training run with a model/ inside. ` +
+      "Train one with 'bd3 train', or import a Hugging Face checkpoint with 'bd3 convert'.",
+  );
+}
+
+/** Loads a model directory (or a run's model). Without `blockdiff.json`, GPT-2 is assumed. */
+export async function loadModelDir(path: string): Promise<ModelDir> {
+  const dir = await resolveModelDir(path);
+  let meta: ModelMeta | null = null;
+  if (await exists(join(dir, META_FILE))) {
+    try {
+      meta = JSON.parse(await Deno.readTextFile(join(dir, META_FILE)));
+    } catch (e) {
+      throw new ConfigError(`${join(dir, META_FILE)}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof meta?.tokenizer !== "string" || typeof meta?.maskId !== "number") {
+      throw new ConfigError(
+        `${join(dir, META_FILE)}: needs "tokenizer" (string) and "maskId" (number)`,
+      );
+    }
+  }
+  const ckpt = await loadHfCheckpoint(
+    dir,
+    meta?.algo ? { algo: meta.algo as ModelConfig["algo"] } : {},
+  );
+  // The released checkpoints use GPT-2 with the mask token appended at 50257 (spec 7.4).
+  meta ??= { tokenizer: "gpt2", maskId: ckpt.config.vocab - 1 };
+  return { dir, config: ckpt.config, tensors: ckpt.tensors, meta };
+}
