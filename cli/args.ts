@@ -137,7 +137,9 @@ export async function applyConfigFile(
     }
     const ok = spec.type === "string"
       ? typeof value === "string" || Array.isArray(value)
-      : typeof value === spec.type;
+      : spec.type === "number"
+      ? typeof value === "number"
+      : typeof value === "boolean";
     if (!ok) {
       throw new UsageError(`bd3 ${command}: ${path}: "${key}" must be a ${spec.type}`);
     }
