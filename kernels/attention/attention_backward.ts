@@ -8,7 +8,9 @@
  *    transpose of the forward's intervals, `visibleQueries`).
  *
  * Every output row has one owner, so no atomics are used and results are deterministic; tiles
- * the mask hides from a whole workgroup are skipped in both passes.
+ * the mask hides from a whole workgroup are skipped in both passes. The mask reaches the
+ * shaders as a small table of per-row intervals built on the host and cached per device, mask
+ * and shape: its first use uploads it, which submits the work recorded so far.
  *
  * Needs from the forward: its output `o` `[B, Sq, d]` and its `lse` `[B, H, Sq]`
  * (`attention(..., lse: true)`), and the same q, k, v (post-rotary), mask and scale.
