@@ -10,6 +10,8 @@ import { emit } from "./harness.ts";
 import { benchMatmul } from "./kernels/matmul.ts";
 import { benchAttention } from "./kernels/attention.ts";
 import { benchCeiling } from "./kernels/ceiling.ts";
+import { benchAttentionBackward } from "./kernels/attention_backward.ts";
+import { benchTrain } from "./train.ts";
 
 export * from "./harness.ts";
 
@@ -21,6 +23,8 @@ export const SUITES: Record<string, Suite> = {
   ceiling: async (gpu) => void await benchCeiling(gpu),
   matmul: async (gpu) => void await benchMatmul(gpu),
   attention: (gpu) => benchAttention(gpu),
+  "attention-backward": (gpu) => benchAttentionBackward(gpu),
+  train: (gpu) => benchTrain(gpu),
   // The matmul bench measures the ceiling first; attention reports its ratio to matmul 1024³.
   kernels: async (gpu) => {
     const { gflops1024 } = await benchMatmul(gpu);
