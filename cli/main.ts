@@ -20,6 +20,10 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
     help: "train a BD3-LM, MDLM, SEDD or AR model (checkpoints, resume, metrics)",
     run: async (a) => (await import("./train.ts")).runTrain(a),
   },
+  convert: {
+    help: "export a run to the Hugging Face BD3-LM layout, or import one",
+    run: async (a) => (await import("./convert.ts")).runConvert(a),
+  },
   bench: {
     help: "run benchmarks and print JSON lines (bd3 bench kernels)",
     run: async (a) => (await import("./bench.ts")).runBench(a),
