@@ -12,6 +12,7 @@ import { benchAttention } from "./kernels/attention.ts";
 import { benchCeiling } from "./kernels/ceiling.ts";
 import { benchAttentionBackward } from "./kernels/attention_backward.ts";
 import { benchTrain } from "./train.ts";
+import { benchWait } from "./kernels/wait.ts";
 
 export * from "./harness.ts";
 
@@ -24,11 +25,13 @@ export const SUITES: Record<string, Suite> = {
   matmul: async (gpu) => void await benchMatmul(gpu),
   attention: (gpu) => benchAttention(gpu),
   "attention-backward": (gpu) => benchAttentionBackward(gpu),
+  wait: (gpu) => benchWait(gpu),
   train: (gpu) => benchTrain(gpu),
   // The matmul bench measures the ceiling first; attention reports its ratio to matmul 1024³.
   kernels: async (gpu) => {
     const { gflops1024 } = await benchMatmul(gpu);
     await benchAttention(gpu, { matmulGflops: gflops1024 });
+    await benchWait(gpu);
   },
 };
 
