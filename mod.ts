@@ -2,9 +2,9 @@
  * @module
  * blockdiff: block diffusion language models (BD3-LM) on WebGPU.
  *
- * The public API of every workspace member: the GPU runtime and tensors (`@blockdiff/core`),
- * device acquisition in Deno (`@blockdiff/core/deno`), the WGSL kernels (`@blockdiff/kernels`)
- * and the web app (`@blockdiff/web`).
+ * The public API of every workspace member: the GPU runtime and tensors, device acquisition in
+ * Deno, data (tokenizers, corpora), checkpoints (safetensors, the Hugging Face layout), the
+ * DiT model, training, the WGSL kernels, noise schedules and the web app.
  *
  * @example
  * ```ts ignore
@@ -16,5 +16,10 @@
  */
 export * from "./core/mod.ts";
 export * from "./core/deno_entry.ts";
+export * from "./core/data/mod.ts";
+export * from "./core/io/mod.ts";
+export * from "./core/nn/mod.ts";
+export * from "./core/train/mod.ts";
 export * from "./kernels/mod.ts";
+export * from "./schedules/mod.ts";
 export * from "./web/mod.ts";

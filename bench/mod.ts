@@ -13,6 +13,7 @@ import { benchCeiling } from "./kernels/ceiling.ts";
 import { benchAttentionBackward } from "./kernels/attention_backward.ts";
 import { benchTrain } from "./train.ts";
 import { benchWait } from "./kernels/wait.ts";
+import { benchReliability } from "./reliability.ts";
 
 export * from "./harness.ts";
 
@@ -26,6 +27,8 @@ export const SUITES: Record<string, Suite> = {
   attention: (gpu) => benchAttention(gpu),
   "attention-backward": (gpu) => benchAttentionBackward(gpu),
   wait: (gpu) => benchWait(gpu),
+  // Hostile files and kills run on the host (the kill scenario starts its own bd3 processes).
+  reliability: async () => void await benchReliability(),
   train: (gpu) => benchTrain(gpu),
   // The matmul bench measures the ceiling first; attention reports its ratio to matmul 1024³.
   kernels: async (gpu) => {

@@ -8,11 +8,13 @@ import { join } from "node:path";
 import { acquireGpu } from "@blockdiff/core/deno";
 import {
   type Algo,
+  IoError,
   loadLatestCheckpoint,
   loadModelDir,
   modelConfig,
   saveModelDir,
   saveTrainingCheckpoint,
+  writeFileAtomic,
 } from "@blockdiff/core/io";
 import { BatchIterator, loadChunks, loadTokenizer, type Source } from "@blockdiff/core/data";
 import { Dit, ParamSet } from "@blockdiff/core/nn";
@@ -141,6 +143,14 @@ export async function runTrain(argv: string[]): Promise<number> {
   }
   const out = f.out as string;
   const quiet = Boolean(f.json);
+  const ckptDir = join(out, "checkpoints");
+  const metricsPath = join(out, "metrics.jsonl");
+  // Before tokenizing and acquiring the GPU: an unusable --out should fail in a second.
+  await fsOp(
+    ckptDir,
+    "cannot create the run directory",
+    () => Deno.mkdir(ckptDir, { recursive: true }),
+  );
 
   const tokenizer = await loadTokenizer(f.tokenizer as string);
   const source: Source = f.data === "brown"
@@ -204,9 +214,6 @@ export async function runTrain(argv: string[]): Promise<number> {
     resample: Boolean(f.resample),
     blockSizes,
   });
-  const ckptDir = join(out, "checkpoints");
-  const metricsPath = join(out, "metrics.jsonl");
-  await Deno.mkdir(ckptDir, { recursive: true });
   if (f.resume) {
     const state = await loadLatestCheckpoint(ckptDir);
     if (!state) throw new UsageError(`bd3 train --resume: no checkpoint in ${ckptDir}`);
@@ -214,7 +221,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     await trimMetrics(metricsPath, state.step);
     if (!quiet) console.error(`resumed from step ${state.step}`);
   } else {
-    await Deno.writeTextFile(metricsPath, "");
+    await fsOp(metricsPath, "cannot write", () => Deno.writeTextFile(metricsPath, ""));
   }
   const meta = {
     tokenizer: f.tokenizer as string,
@@ -223,9 +230,10 @@ export async function runTrain(argv: string[]): Promise<number> {
     data: f.data as string,
     seed: f.seed as number,
   };
-  await Deno.writeTextFile(
+  // Atomic, as `bd3 convert` reads it back: a kill must not leave half a file.
+  await writeFileAtomic(
     join(out, "run.json"),
-    JSON.stringify({ config, flags: f, meta }, null, 2) + "\n",
+    new TextEncoder().encode(JSON.stringify({ config, flags: f, meta }, null, 2) + "\n"),
   );
   if (!quiet) {
     console.error(
@@ -250,7 +258,11 @@ export async function runTrain(argv: string[]): Promise<number> {
     while (trainer.step < total && !interrupted) {
       const m = await trainer.trainStep();
       const line = JSON.stringify({ ...m, time: new Date().toISOString() });
-      await Deno.writeTextFile(metricsPath, line + "\n", { append: true });
+      await fsOp(
+        metricsPath,
+        "cannot append",
+        () => Deno.writeTextFile(metricsPath, line + "\n", { append: true }),
+      );
       if (quiet) console.log(line);
       progress.update(m.step, `loss ${m.loss.toFixed(4)}  ${fmtRate(m.tokensPerSecond)} tok/s`);
       if (m.step % (f["checkpoint-every"] as number) === 0) await save();
@@ -281,7 +293,19 @@ function fmtRate(v: number): string {
   return v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0);
 }
 
-/** Drops metric lines past the resumed step (work a killed run lost). */
+/** Runs a file-system operation, turning an OS error into a one-line {@linkcode IoError}. */
+async function fsOp<T>(path: string, what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    throw new IoError(`${path}: ${what}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Drops metric lines past the resumed step (work a killed run lost). The file is replaced
+ * atomically: rewriting it in place would lose every line if this run were killed mid-write.
+ */
 async function trimMetrics(path: string, step: number): Promise<void> {
   let text = "";
   try {
@@ -297,5 +321,5 @@ async function trimMetrics(path: string, step: number): Promise<void> {
       return false; // a line cut by the kill
     }
   });
-  await Deno.writeTextFile(path, keep.map((l) => l + "\n").join(""));
+  await writeFileAtomic(path, new TextEncoder().encode(keep.map((l) => l + "\n").join("")));
 }

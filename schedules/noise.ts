@@ -60,7 +60,7 @@ export function logLinear(): NoiseSchedule {
  * Linear in σ (SEDD's "geometric-free" linear schedule): σ(t) = σ_min + t(σ_max − σ_min),
  * move chance 1 − e^−σ, weight dσ / expm1(σ).
  */
-export function linear(sigmaMin = 1e-4, sigmaMax = 20): NoiseSchedule {
+export function linearSchedule(sigmaMin = 1e-4, sigmaMax = 20): NoiseSchedule {
   const sig = (t: number) => sigmaMin + t * (sigmaMax - sigmaMin);
   const ds = sigmaMax - sigmaMin;
   return {
@@ -110,7 +110,7 @@ export function scheduleByName(name: string): NoiseSchedule {
     case "loglinear":
       return logLinear();
     case "linear":
-      return linear();
+      return linearSchedule();
     case "cosine":
       return cosine();
     case "square":

@@ -18,7 +18,7 @@ function numericDerivative(f: (t: number) => number, t: number): number {
 }
 
 Deno.test("noise schedules: closed forms match numeric derivatives", async (t) => {
-  for (const s of [logLinear(), linear(), cosine(), power(2), power(0.5), logSchedule()]) {
+  for (const s of [logLinear(), linearSchedule(), cosine(), power(2), power(0.5), logSchedule()]) {
     await t.step(s.name, () => {
       for (const x of TS) {
         const p = s.moveChance(x);

@@ -4,7 +4,7 @@
  * a mask token in the vocabulary is used as is, otherwise one is appended at the end.
  * @module
  */
-import { ByteLevelBpe } from "./byte_bpe.ts";
+import { ByteLevelBpe, bytesToUnicode } from "./byte_bpe.ts";
 import { DataError } from "./errors.ts";
 import { splitOnSpecials } from "./special_split.ts";
 import type { DecodeOptions, Tokenizer, WrapIds } from "./tokenizer.ts";
@@ -171,22 +171,132 @@ export class HfBpeTokenizer implements Tokenizer {
   }
 }
 
-function hasByteLevel(node: Json): boolean {
-  if (!node) return false;
-  if (node.type === "ByteLevel") return true;
-  if (node.type === "Sequence") {
-    return (node.pretokenizers ?? node.decoders ?? []).some(hasByteLevel);
-  }
-  return false;
-}
+/** Largest token id accepted: real vocabularies stay far below it (Llama 3: 128k, Gemma: 256k). */
+export const MAX_TOKEN_ID = 2 ** 22;
 
-function byteLevelNode(node: Json): Json {
-  if (node?.type === "ByteLevel") return node;
-  for (const c of node?.pretokenizers ?? []) {
-    const hit = byteLevelNode(c);
-    if (hit) return hit;
+/** Largest tokenizer.json read (the biggest real ones are tens of MB). */
+export const MAX_TOKENIZER_BYTES = 512 * 2 ** 20;
+
+/** Deepest pre-tokenizer `Sequence` nesting followed (real files nest one level). */
+const MAX_SEQUENCE_DEPTH = 32;
+
+/**
+ * The ByteLevel node of a pre-tokenizer, looking inside `Sequence` nodes (breadth-first and
+ * depth-limited, so a hostile file cannot exhaust the stack), or undefined.
+ */
+function byteLevelNode(root: Json, file: string): Json {
+  let level: Json[] = [root];
+  for (let depth = 0; level.length; depth++) {
+    if (depth > MAX_SEQUENCE_DEPTH) {
+      throw new DataError(`pre_tokenizer nests deeper than ${MAX_SEQUENCE_DEPTH} levels.`, {
+        file,
+        fix: "pass an intact tokenizer.json.",
+      });
+    }
+    const next: Json[] = [];
+    for (const node of level) {
+      if (!isObject(node)) continue;
+      if (node.type === "ByteLevel") return node;
+      const kids = node.type === "Sequence" ? node.pretokenizers : undefined;
+      if (Array.isArray(kids)) next.push(...kids);
+    }
+    level = next;
   }
   return undefined;
+}
+
+function isObject(v: unknown): v is Record<string, Json> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isTokenId(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < MAX_TOKEN_ID;
+}
+
+/**
+ * Checks every part of a tokenizer.json that the tokenizers below rely on, so that a damaged or
+ * hostile file fails here with a {@link DataError} naming it instead of failing later inside
+ * encode/decode (or allocating an array as long as its largest id).
+ */
+function validateTokenizerJson(json: Json, file: string): void {
+  const bad = (what: string): never => {
+    throw new DataError(`${what}.`, {
+      file,
+      fix: "pass the tokenizer.json saved by `tokenizer.save_pretrained` / the hub.",
+    });
+  };
+  const model = isObject(json) ? json.model : undefined;
+  if (!isObject(model) || typeof model.vocab !== "object" || model.vocab === null) {
+    bad("not a Hugging Face tokenizer.json (no model.vocab)");
+  }
+  if (model.type !== undefined && model.type !== null && typeof model.type !== "string") {
+    bad("model.type is not a string");
+  }
+  // Other model types (Unigram, WordLevel) are refused by the caller, naming the type.
+  if (model.type && model.type !== "BPE" && model.type !== "WordPiece") return;
+  if (!isObject(model.vocab)) bad("model.vocab is not an object of token ids");
+  for (const [tok, id] of Object.entries(model.vocab)) {
+    if (!isTokenId(id)) {
+      bad(
+        `model.vocab entry ${JSON.stringify(tok.slice(0, 40))} has id ` +
+          `${
+            String(JSON.stringify(id) ?? id).slice(0, 40)
+          }, not an integer in [0, ${MAX_TOKEN_ID})`,
+      );
+    }
+  }
+  const added = json.added_tokens ?? [];
+  if (!Array.isArray(added)) bad("added_tokens is not a list");
+  added.forEach((t: Json, i: number) => {
+    if (!isObject(t) || !isTokenId(t.id) || typeof t.content !== "string" || !t.content) {
+      bad(`added_tokens[${i}] needs an integer id in [0, ${MAX_TOKEN_ID}) and a non-empty content`);
+    }
+  });
+  if (json.normalizer !== undefined && json.normalizer !== null && !isObject(json.normalizer)) {
+    bad("normalizer is not an object");
+  }
+  const merges = model.merges ?? [];
+  if (!Array.isArray(merges)) bad("model.merges is not a list");
+  merges.forEach((m: Json, i: number) => {
+    const ok = typeof m === "string"
+      ? m.indexOf(" ") > 0
+      : Array.isArray(m) && m.length === 2 && m.every((x: Json) => typeof x === "string");
+    if (!ok) bad(`model.merges[${i}] is neither "a b" nor ["a", "b"]`);
+  });
+  for (const k of ["unk_token", "continuing_subword_prefix", "end_of_word_suffix"]) {
+    const v = model[k];
+    if (v !== undefined && v !== null && typeof v !== "string") bad(`model.${k} is not a string`);
+  }
+  const maxChars = model.max_input_chars_per_word;
+  if (
+    maxChars !== undefined && maxChars !== null &&
+    !(Number.isSafeInteger(maxChars) && maxChars > 0 && maxChars <= 10_000)
+  ) {
+    // WordPiece's longest-match search is quadratic in this; HF's default is 100.
+    bad("model.max_input_chars_per_word is not an integer in [1, 10000]");
+  }
+}
+
+/** Throws unless the byte-level BPE vocabulary can encode any text with its merges. */
+function checkByteLevelVocab(
+  vocab: ReadonlyMap<string, number>,
+  merges: ReadonlyArray<readonly [string, string]>,
+  file: string,
+): void {
+  const bad = (what: string): never => {
+    throw new DataError(`${what}.`, { file, fix: "pass an intact byte-level BPE tokenizer.json." });
+  };
+  bytesToUnicode().forEach((ch, b) => {
+    if (!vocab.has(ch)) bad(`model.vocab lacks the token of byte 0x${b.toString(16)}`);
+  });
+  merges.forEach(([a, b], i) => {
+    if (!vocab.has(a) || !vocab.has(b) || !vocab.has(a + b)) {
+      bad(
+        `model.merges[${i}] (${JSON.stringify(`${a} ${b}`).slice(0, 60)}) uses or makes a ` +
+          "token that is not in model.vocab",
+      );
+    }
+  });
 }
 
 /**
@@ -196,13 +306,8 @@ function byteLevelNode(node: Json): Json {
  */
 export function tokenizerFromHfJson(json: Json, options: HfTokenizerOptions = {}): Tokenizer {
   const file = options.file ?? "tokenizer.json";
-  const model = json?.model;
-  if (!model || typeof model !== "object" || typeof model.vocab !== "object") {
-    throw new DataError("not a Hugging Face tokenizer.json (no model.vocab).", {
-      file,
-      fix: "pass the tokenizer.json saved by `tokenizer.save_pretrained` / the hub.",
-    });
-  }
+  validateTokenizerJson(json, file);
+  const model = json.model;
   const type: string = model.type ?? (model.merges ? "BPE" : "WordPiece");
   const added: AddedToken[] = (json.added_tokens ?? []).map((t: Json) => ({
     id: t.id,
@@ -210,7 +315,8 @@ export function tokenizerFromHfJson(json: Json, options: HfTokenizerOptions = {}
     special: !!t.special,
   }));
   if (type === "BPE") {
-    if (!hasByteLevel(json.pre_tokenizer)) {
+    const bl = byteLevelNode(json.pre_tokenizer, file);
+    if (!bl) {
       throw new DataError(
         `BPE with pre-tokenizer ${json.pre_tokenizer?.type ?? "none"} is not supported ` +
           "(only byte-level BPE, as in GPT-2/RoBERTa).",
@@ -228,12 +334,12 @@ export function tokenizerFromHfJson(json: Json, options: HfTokenizerOptions = {}
     }
     const vocab = new Map<string, number>(Object.entries(model.vocab as Record<string, number>));
     for (const t of added) if (!vocab.has(t.content)) vocab.set(t.content, t.id);
-    const merges = (model.merges ?? []).map((m: string | [string, string]) => {
-      if (Array.isArray(m)) return [m[0], m[1]] as const;
+    const merges: [string, string][] = (model.merges ?? []).map((m: string | [string, string]) => {
+      if (Array.isArray(m)) return [m[0], m[1]];
       const sp = m.indexOf(" ");
-      return [m.slice(0, sp), m.slice(sp + 1)] as const;
+      return [m.slice(0, sp), m.slice(sp + 1)];
     });
-    const bl = byteLevelNode(json.pre_tokenizer);
+    checkByteLevelVocab(vocab, merges, file);
     const bpe = new ByteLevelBpe({
       vocab,
       merges,
@@ -252,24 +358,38 @@ export function tokenizerFromHfJson(json: Json, options: HfTokenizerOptions = {}
   }
   if (type === "WordPiece") {
     const entries = Object.entries(model.vocab as Record<string, number>);
-    const size = Math.max(...entries.map(([, id]) => id), ...added.map((t) => t.id)) + 1;
+    // A loop, not Math.max(...ids): spreading a large vocabulary overflows the argument stack.
+    let size = 0;
+    for (const [, id] of entries) size = Math.max(size, id + 1);
+    for (const t of added) size = Math.max(size, t.id + 1);
     const vocab: string[] = new Array(size).fill("");
     for (const [tok, id] of entries) vocab[id] = tok;
     for (const t of added) vocab[t.id] = t.content;
     const norm = json.normalizer;
     if (norm && norm.type !== "BertNormalizer") {
-      throw new DataError(`WordPiece with normalizer ${norm.type} is not supported.`, {
+      const what = String(JSON.stringify(norm.type) ?? norm.type).slice(0, 60);
+      throw new DataError(`WordPiece with normalizer ${what} is not supported.`, {
         file,
         fix: "use a BERT-style tokenizer.json (BertNormalizer).",
       });
     }
     const lowercase = norm ? norm.lowercase !== false : false;
     const index = new Map(vocab.map((t, i) => [t, i] as const));
+    const unkToken = model.unk_token ?? "[UNK]";
+    if (!index.has(unkToken)) {
+      throw new DataError(
+        `the unknown token ${JSON.stringify(unkToken)} is not in the vocabulary.`,
+        {
+          file,
+          fix: "pass an intact WordPiece tokenizer.json (model.unk_token must be in model.vocab).",
+        },
+      );
+    }
     const specials = resolveSpecials((t) => index.get(t), size, { ...options, file });
     return new WordPieceTokenizer({
       name: options.name ?? `hf:wordpiece:${specials.vocabSize}`,
       vocab,
-      unkToken: model.unk_token ?? "[UNK]",
+      unkToken,
       continuingPrefix: model.continuing_subword_prefix ?? "##",
       maxInputCharsPerWord: model.max_input_chars_per_word ?? 100,
       basic: {
@@ -282,10 +402,14 @@ export function tokenizerFromHfJson(json: Json, options: HfTokenizerOptions = {}
       specialTokens: added.map((t) => t.content),
     });
   }
-  throw new DataError(`tokenizer model type ${JSON.stringify(type)} is not supported.`, {
-    file,
-    fix: "use a byte-level BPE or WordPiece tokenizer.json (Unigram/WordLevel are not supported).",
-  });
+  throw new DataError(
+    `tokenizer model type ${JSON.stringify(type).slice(0, 60)} is not supported.`,
+    {
+      file,
+      fix:
+        "use a byte-level BPE or WordPiece tokenizer.json (Unigram/WordLevel are not supported).",
+    },
+  );
 }
 
 /** Reads and parses a tokenizer.json file, then {@link tokenizerFromHfJson}. */
@@ -295,8 +419,19 @@ export async function loadHfTokenizer(
 ): Promise<Tokenizer> {
   let text: string;
   try {
+    const { size } = await Deno.stat(path);
+    if (size > MAX_TOKENIZER_BYTES) {
+      throw new DataError(
+        `the file is ${size} bytes, above the ${MAX_TOKENIZER_BYTES}-byte limit.`,
+        {
+          file: path,
+          fix: "pass a tokenizer.json (they are at most tens of MB).",
+        },
+      );
+    }
     text = await Deno.readTextFile(path);
   } catch (e) {
+    if (e instanceof DataError) throw e;
     throw new DataError("cannot read the tokenizer file.", {
       file: path,
       fix: "check the path to tokenizer.json.",

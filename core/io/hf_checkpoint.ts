@@ -10,7 +10,12 @@ import { writeFileAtomic } from "./_atomic.ts";
 import { checkKeysAndShapes } from "./_validate.ts";
 import { CheckpointError, IoError } from "./errors.ts";
 import { fromHfConfig, type HfBd3lmConfig, parseHfConfig, toHfConfig } from "./hf_config.ts";
-import { expectedStateDict, INV_FREQ_KEY, rotaryInvFreq, SAMPLING_EPS_KEYS } from "./hf_params.ts";
+import {
+  expectedStateDict,
+  INV_FREQ_KEY,
+  inverseFrequencyBuffer,
+  SAMPLING_EPS_KEYS,
+} from "./hf_params.ts";
 import { f32Tensor, type TensorMap } from "./host_tensor.ts";
 import { type Algo, type ModelConfig, validateModelConfig } from "./model_config.ts";
 import { SafetensorsFile } from "./safetensors_read.ts";
@@ -134,7 +139,7 @@ export async function saveHfCheckpoint(
     all.set(INV_FREQ_KEY, {
       dtype: "f32",
       shape: [config.hidden / config.heads / 2],
-      data: rotaryInvFreq(config),
+      data: inverseFrequencyBuffer(config),
     });
   }
   if (config.varMin) {

@@ -123,7 +123,7 @@ export function parameterCount(c: ModelConfig): number {
 }
 
 /** The rotary `inv_freq` buffer, `1 / 10000^(2j/D)` computed in f32 as the reference does. */
-export function rotaryInvFreq(c: ModelConfig): Float32Array {
+export function inverseFrequencyBuffer(c: ModelConfig): Float32Array {
   const dh = c.hidden / c.heads;
   const out = new Float32Array(dh / 2);
   for (let j = 0; j < out.length; j++) out[j] = 1 / Math.fround(10000 ** Math.fround((2 * j) / dh));

@@ -23,5 +23,5 @@ export * from "./hf_config.ts";
 export * from "./hf_params.ts";
 export * from "./hf_checkpoint.ts";
 export * from "./training_checkpoint.ts";
-export type { AtomicWriteOptions, Sink } from "./_atomic.ts";
+export { type AtomicWriteOptions, type Sink, writeFileAtomic } from "./_atomic.ts";
 export * from "./model_dir.ts";

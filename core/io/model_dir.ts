@@ -9,7 +9,7 @@ import { loadHfCheckpoint, saveHfCheckpoint } from "./hf_checkpoint.ts";
 import type { ModelConfig } from "./model_config.ts";
 import type { TensorMap } from "./host_tensor.ts";
 import { writeFileAtomic } from "./_atomic.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, IoError } from "./errors.ts";
 
 /** What blockdiff records beside the HF files. */
 export interface ModelMeta {
@@ -40,7 +40,11 @@ export async function saveModelDir(
   meta: ModelMeta,
   options: { floatDtype?: "F32" | "F16" | "BF16" } = {},
 ): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new IoError(`${dir}: cannot create directory: ${(e as Error).message}`, { cause: e });
+  }
   await saveHfCheckpoint(dir, config, tensors, options);
   await writeFileAtomic(
     join(dir, META_FILE),

@@ -1,0 +1,100 @@
+/**
+ * Reliability figures: how hostile input files ended (per file kind) and how many SIGKILLs a
+ * training run survived with nothing lost. Prints one JSON line per figure:
+ *
+ *   deno run -A bench/reliability.ts        (BLOCKDIFF_FUZZ_CASES, BLOCKDIFF_SEED apply)
+ *
+ * Each group of figures is one {@linkcode ReliabilitySection}; {@linkcode RELIABILITY_SECTIONS}
+ * lists them in order. The HTTP server's load figures will be a further section appended there
+ * by its owner; this file measures files and processes only.
+ * @module
+ */
+import { freshSeed } from "../core/testing/mod.ts";
+import { type BenchRecord, emit } from "./harness.ts";
+import { runFuzz } from "../cli/reliability/fuzz.ts";
+import { runKillScenario, TRAIN_STEPS } from "../cli/reliability/kill.ts";
+
+/** Options shared by the sections. */
+export interface ReliabilityOptions {
+  /** Seed of the mutations and kill timings (printed; replays the run). */
+  seed: number;
+  /** Mutated-file cases to try. */
+  cases: number;
+  /** SIGKILLs of the training run. */
+  kills: number;
+}
+
+/** One group of reliability figures: a name and a function producing its records. */
+export interface ReliabilitySection {
+  name: string;
+  run(options: ReliabilityOptions): Promise<BenchRecord[]>;
+}
+
+/** Hostile files: per file kind, how many mutated files loaded, failed cleanly, crashed, hung. */
+export async function hostileFileFigures(options: ReliabilityOptions): Promise<BenchRecord[]> {
+  const report = await runFuzz({ cases: options.cases, seed: options.seed });
+  const ms = report.seconds * 1000;
+  const records: BenchRecord[] = Object.entries(report.byKind).map(([kind, t]) => ({
+    bench: "reliability.files",
+    case: kind,
+    ms,
+    tried: t.ok + t.error + t.crash + t.hang,
+    ...t,
+  }));
+  records.push({
+    bench: "reliability.files",
+    case: "all",
+    ms,
+    seed: report.seed,
+    tried: report.cases,
+    ...report.total,
+    rssGrowthMiB: report.rssGrowthMiB,
+    heaviestCaseMiB: report.heaviest[0]?.mib ?? 0,
+  });
+  return records;
+}
+
+/** Kills: SIGKILLs of `bd3 train` survived (checkpoint loads, resume continues, losses equal). */
+export async function killFigures(options: ReliabilityOptions): Promise<BenchRecord[]> {
+  const report = await runKillScenario({ seed: options.seed, kills: options.kills });
+  return [{
+    bench: "reliability.kill",
+    case: "bd3 train",
+    ms: report.seconds * 1000,
+    seed: report.seed,
+    kills: report.kills.length,
+    duringCheckpointWrite: report.kills.filter((k) => k.duringWrite).length,
+    survived: report.survived,
+    stepsCompared: TRAIN_STEPS,
+    stepsLost: report.mismatchedSteps.length,
+    maxLossDiff: report.maxLossDiff,
+    problems: report.problems.length,
+  }];
+}
+
+/** The sections, in the order they run. */
+export const RELIABILITY_SECTIONS: ReliabilitySection[] = [
+  { name: "files", run: hostileFileFigures },
+  { name: "kill", run: killFigures },
+];
+
+/** Runs every section and returns all records (also printed as JSON lines when `print`). */
+export async function benchReliability(
+  options: Partial<ReliabilityOptions> & { print?: boolean } = {},
+): Promise<BenchRecord[]> {
+  const full: ReliabilityOptions = {
+    seed: options.seed ?? freshSeed(),
+    cases: options.cases ?? Number(Deno.env.get("BLOCKDIFF_FUZZ_CASES") ?? 300),
+    kills: options.kills ?? 4,
+  };
+  const all: BenchRecord[] = [];
+  for (const section of RELIABILITY_SECTIONS) {
+    for (const record of await section.run(full)) {
+      if (options.print ?? true) emit(record);
+      all.push(record);
+    }
+  }
+  return all;
+}
+
+if (import.meta.main) await benchReliability();
