@@ -73,9 +73,21 @@ export class Dit implements Disposable {
   #blockTable(starts: readonly number[], length: number): BlockTable {
     const key = `${length}:${starts.join(",")}`;
     let t = this.#blockTables.get(key);
-    if (!t) {
-      t = BlockTable.create(this.gpu, starts, length);
+    if (t) {
+      // Most recently used last, so the oldest is evicted first.
+      this.#blockTables.delete(key);
       this.#blockTables.set(key, t);
+      return t;
+    }
+    t = BlockTable.create(this.gpu, starts, length);
+    this.#blockTables.set(key, t);
+    if (this.#blockTables.size > 32) {
+      // Adaptive block sizes make new boundaries often; keep a bounded set. A table may still be
+      // read by recorded work, so it goes back to the pool (reused only by later work) rather
+      // than being destroyed.
+      const [oldest, table] = this.#blockTables.entries().next().value!;
+      this.#blockTables.delete(oldest);
+      table.dispose();
     }
     return t;
   }

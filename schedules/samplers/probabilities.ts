@@ -82,13 +82,15 @@ export function nucleusRow(probs: Float64Array, offset: number, vocab: number, p
 
 /**
  * Probabilities `[rows, V]` (float64) from logits `[rows, V]`: mask removed, temperature,
- * softmax, nucleus.
+ * softmax, nucleus. Rows for which `needed(row)` is false are left at zero (samplers skip
+ * visible positions, and the nucleus sort over V is the costly part).
  */
 export function toProbabilities(
   logits: ArrayLike<number>,
   rows: number,
   vocab: number,
   opts: ProbabilityOptions = {},
+  needed?: (row: number) => boolean,
 ): Float64Array {
   if (logits.length !== rows * vocab) {
     throw new RangeError(`toProbabilities: ${logits.length} logits for ${rows} × ${vocab}`);
@@ -97,6 +99,7 @@ export function toProbabilities(
   const temperature = opts.temperature ?? 1;
   const topP = opts.topP ?? 1;
   for (let r = 0; r < rows; r++) {
+    if (needed && !needed(r)) continue;
     softmaxRow(logits, r * vocab, vocab, out, r * vocab, temperature, opts.maskId ?? -1);
     if (topP < 1) nucleusRow(out, r * vocab, vocab, topP);
   }

@@ -166,7 +166,7 @@ export async function semiArSample(
         opts.inner.time(0, countMasked(probeBlock, m)),
       );
       nfe++;
-      const p = toProbabilities(logits, B * n, V, probOpts);
+      const p = toProbabilities(logits, B * n, V, probOpts, (i) => probeBlock[i] === m);
       size = Math.min(
         Math.max(policy.choose(probeFrom(p, probeBlock, B, n, V, m)), tail + 1),
         room,
@@ -184,7 +184,8 @@ export async function semiArSample(
       throwIfAborted(opts.signal);
       if (!probs) {
         const t = opts.inner.time(step, masked);
-        probs = toProbabilities(await denoiser.denoise(block, size, t), B * size, V, probOpts);
+        const logits = await denoiser.denoise(block, size, t);
+        probs = toProbabilities(logits, B * size, V, probOpts, (i) => block[i] === m);
         nfe++;
       }
       const changed = opts.inner.step({

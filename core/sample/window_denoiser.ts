@@ -1,0 +1,76 @@
+/**
+ * BD3-LM block denoiser without a KV cache (spec 2.2): every call recomputes the window of the
+ * last ≤ W tokens (committed blocks plus the current one) with the block-causal mask and keeps
+ * the current block's rows. The window starts on a committed block boundary.
+ * @module
+ */
+import type { BlockDenoiser } from "@blockdiff/schedules";
+import type { Dit, ForwardMode } from "../nn/dit.ts";
+import { newGraph } from "../nn/graph.ts";
+import { idsTensor, readLastRows, sigmaTensor } from "./_logits.ts";
+
+/** Options of {@link WindowBlockDenoiser}. */
+export interface WindowDenoiserOptions {
+  /** Window W in tokens (default: the model length; the reference uses 1024). */
+  window?: number;
+}
+
+/** A {@link BlockDenoiser} that re-reads its context on every call. */
+export class WindowBlockDenoiser implements BlockDenoiser {
+  readonly batch: number;
+  readonly vocab: number;
+  readonly window: number;
+  readonly #model: Dit;
+  #context: number[][] = [];
+  #blocks: number[] = [];
+  /** Forward passes run (denoise calls; a commit runs none). */
+  passes = 0;
+
+  constructor(model: Dit, batch: number, opts: WindowDenoiserOptions = {}) {
+    this.#model = model;
+    this.batch = batch;
+    this.vocab = model.config.vocab;
+    this.window = opts.window ?? model.config.length;
+    this.reset();
+  }
+
+  reset(): void {
+    this.#context = Array.from({ length: this.batch }, () => []);
+    this.#blocks = [];
+  }
+
+  async denoise(block: Int32Array, n: number, t: number): Promise<Float32Array> {
+    if (n > this.window) throw new RangeError(`a block of ${n} exceeds the window ${this.window}`);
+    const total = this.#context[0].length;
+    let start = 0, first = 0;
+    while (total - start + n > this.window) start += this.#blocks[first++];
+    const kept = this.#blocks.slice(first);
+    const S = total - start + n;
+    const ids = new Int32Array(this.batch * S);
+    for (let r = 0; r < this.batch; r++) {
+      ids.set(this.#context[r].slice(start), r * S);
+      ids.set(block.subarray(r * n, (r + 1) * n), r * S + total - start);
+    }
+    // Equal blocks use the plain block-causal mask; mixed sizes (adaptive) need the starts.
+    let mode: ForwardMode = { kind: "blockCausal", blockSize: n };
+    if (kept.some((b) => b !== n)) {
+      const starts = [0];
+      for (const b of kept) starts.push(starts[starts.length - 1] + b);
+      mode = { kind: "blockCausal", blockSize: n, blockStarts: starts };
+    }
+    const gpu = this.#model.gpu;
+    using g = newGraph(gpu, { grad: false });
+    const sigma = sigmaTensor(g, this.#model, this.batch, t);
+    const logits = this.#model.forward(g, { ids: idsTensor(g, ids, this.batch, S), sigma }, mode);
+    this.passes++;
+    return await readLastRows(gpu, logits, n);
+  }
+
+  commit(block: Int32Array, n: number): Promise<void> {
+    for (let r = 0; r < this.batch; r++) {
+      this.#context[r].push(...block.subarray(r * n, (r + 1) * n));
+    }
+    this.#blocks.push(n);
+    return Promise.resolve();
+  }
+}
