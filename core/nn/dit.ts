@@ -11,7 +11,18 @@ import type { Graph, Var } from "../autograd/graph.ts";
 import type { ModelConfig } from "../io/model_config.ts";
 import { ShapeError } from "../gpu/errors.ts";
 import type { ParamSet } from "./params.ts";
-import { act, addGated, attend, drop, embed, leadingRows, linear, norm, rope } from "./ops.ts";
+import {
+  act,
+  addGated,
+  attend,
+  drop,
+  embed,
+  leadingRows,
+  linear,
+  linearGelu,
+  norm,
+  rope,
+} from "./ops.ts";
 import {
   attention,
   type AttentionMask,
@@ -186,11 +197,7 @@ export class Dit implements Disposable {
       h = addGated(g, h, r, mod ? { mod, chunk: 2 } : null);
       // MLP branch.
       const u = norm(g, h, p.get(pre + "norm2.weight"), mod ? { mod, shift: 3, scale: 4 } : null);
-      const m1 = act(
-        g,
-        linear(g, u, p.get(pre + "mlp.0.weight"), p.get(pre + "mlp.0.bias")),
-        "gelu",
-      ); // [B, S, 4d]
+      const m1 = linearGelu(g, u, p.get(pre + "mlp.0.weight"), p.get(pre + "mlp.0.bias")); // [B, S, 4d]
       const m2 = drop(
         g,
         linear(g, m1, p.get(pre + "mlp.2.weight"), p.get(pre + "mlp.2.bias")),
@@ -292,11 +299,7 @@ export class Dit implements Disposable {
       const r = linear(g, o, p.get(pre + "attn_out.weight"), null);
       h = addGated(g, h, r, mod ? { mod, chunk: 2 } : null);
       const u = norm(g, h, p.get(pre + "norm2.weight"), mod ? { mod, shift: 3, scale: 4 } : null);
-      const m1 = act(
-        g,
-        linear(g, u, p.get(pre + "mlp.0.weight"), p.get(pre + "mlp.0.bias")),
-        "gelu",
-      );
+      const m1 = linearGelu(g, u, p.get(pre + "mlp.0.weight"), p.get(pre + "mlp.0.bias"));
       const m2 = linear(g, m1, p.get(pre + "mlp.2.weight"), p.get(pre + "mlp.2.bias"));
       h = addGated(g, h, m2, mod ? { mod, chunk: 5 } : null);
     }

@@ -98,6 +98,18 @@ export function linear(g: Graph, x: Var, weight: Param, bias: Param | null): Var
   return out;
 }
 
+/**
+ * `GELU(x · Wᵀ + b)`: one fused matmul epilogue when no gradient is needed (inference), else
+ * `linear` then `act` so the backward has the pre-activation.
+ */
+export function linearGelu(g: Graph, x: Var, weight: Param, bias: Param | null): Var {
+  if (g.needsGrad(x, weight, bias)) return act(g, linear(g, x, weight, bias), "gelu");
+  return g.wrap(
+    matmul(x.value, weight.value, { transB: true, bias: bias?.value ?? null, gelu: true }),
+    false,
+  );
+}
+
 /** Elementwise GELU (tanh) or SiLU. */
 export function act(g: Graph, x: Var, op: "gelu" | "silu"): Var {
   const out = g.wrap(activation(x.value, op), true);
