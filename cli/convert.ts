@@ -26,6 +26,10 @@ const FLAGS: Record<string, FlagSpec> = {
   to: { type: "string", help: "output directory (created; files replaced atomically)" },
   weights: { type: "string", help: "from a run: ema or raw training weights", default: "ema" },
   dtype: { type: "string", help: "stored float type: f32, f16 or bf16", default: "f32" },
+  compress: {
+    type: "boolean",
+    help: "store model.safetensors.gz (fflate) instead of the plain file",
+  },
   tokenizer: {
     type: "string",
     help: "tokenizer to record for an imported HF model (gpt2, bert, bytes, tokenizer.json)",
@@ -44,7 +48,8 @@ ${formatFlags(FLAGS)}
 Examples:
   bd3 convert --from runs/micro --to exported/micro          # run → HF layout (EMA weights)
   bd3 convert --from ~/hf/bd3lm-owt-block_size4 --to models/bd3lm-bs4 --tokenizer gpt2
-  bd3 convert --from models/bd3lm-bs4 --to models/bd3lm-bs4-f16 --dtype f16`;
+  bd3 convert --from models/bd3lm-bs4 --to models/bd3lm-bs4-f16 --dtype f16
+  bd3 convert --from runs/bundle --to models/bundled --dtype f16 --compress`;
 
 const DTYPES: Record<string, "F32" | "F16" | "BF16"> = { f32: "F32", f16: "F16", bf16: "BF16" };
 
@@ -102,7 +107,10 @@ export async function runConvert(argv: string[]): Promise<number> {
     }
     source = m.dir;
   }
-  await saveModelDir(to, config, tensors, meta, { floatDtype: dtype });
+  await saveModelDir(to, config, tensors, meta, {
+    floatDtype: dtype,
+    compress: Boolean(flags.compress),
+  });
   const summary = {
     from: source,
     to,

@@ -10,6 +10,7 @@ import type { ModelConfig } from "./model_config.ts";
 import type { TensorMap } from "./host_tensor.ts";
 import { writeFileAtomic } from "./_atomic.ts";
 import { ConfigError, IoError } from "./errors.ts";
+import { gunzipSync, gzipSync } from "fflate";
 
 /** What blockdiff records beside the HF files. */
 export interface ModelMeta {
@@ -38,7 +39,7 @@ export async function saveModelDir(
   config: ModelConfig,
   tensors: TensorMap,
   meta: ModelMeta,
-  options: { floatDtype?: "F32" | "F16" | "BF16" } = {},
+  options: { floatDtype?: "F32" | "F16" | "BF16"; compress?: boolean } = {},
 ): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
@@ -46,6 +47,14 @@ export async function saveModelDir(
     throw new IoError(`${dir}: cannot create directory: ${(e as Error).message}`, { cause: e });
   }
   await saveHfCheckpoint(dir, config, tensors, options);
+  if (options.compress) {
+    // A compact copy for shipping in a package: model.safetensors.gz replaces the plain file.
+    const plain = join(dir, "model.safetensors");
+    await writeFileAtomic(`${plain}.gz`, gzipSync(await Deno.readFile(plain), { level: 9 }));
+    await Deno.remove(plain);
+  } else {
+    await Deno.remove(join(dir, "model.safetensors.gz")).catch(() => {});
+  }
   await writeFileAtomic(
     join(dir, META_FILE),
     new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"),
@@ -64,6 +73,9 @@ async function exists(path: string): Promise<boolean> {
 /** Resolves a model argument: a model directory, or a run directory holding `model/`. */
 export async function resolveModelDir(path: string): Promise<string> {
   if (await exists(join(path, "config.json"))) return path;
+  if (!(await exists(path))) {
+    throw new ConfigError(`${path}: no such model directory`);
+  }
   if (await exists(join(path, "model", "config.json"))) return join(path, "model");
   throw new ConfigError(
     `${path}: not a model directory (no config.json) nor a training run with a model/ inside. ` +
@@ -87,10 +99,28 @@ export async function loadModelDir(path: string): Promise<ModelDir> {
       );
     }
   }
-  const ckpt = await loadHfCheckpoint(
-    dir,
-    meta?.algo ? { algo: meta.algo as ModelConfig["algo"] } : {},
-  );
+  const options = meta?.algo ? { algo: meta.algo as ModelConfig["algo"] } : {};
+  const gz = join(dir, "model.safetensors.gz");
+  let ckpt;
+  if (!(await exists(join(dir, "model.safetensors"))) && (await exists(gz))) {
+    // Unpack next to a copy of the config and load through the same validation.
+    const tmp = await Deno.makeTempDir({ prefix: "blockdiff-model-" });
+    try {
+      let bytes: Uint8Array;
+      try {
+        bytes = gunzipSync(await Deno.readFile(gz));
+      } catch (e) {
+        throw new IoError(`${gz}: not a valid gzip file (${(e as Error).message})`);
+      }
+      await Deno.writeFile(join(tmp, "model.safetensors"), bytes);
+      await Deno.copyFile(join(dir, "config.json"), join(tmp, "config.json"));
+      ckpt = await loadHfCheckpoint(tmp, options);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  } else {
+    ckpt = await loadHfCheckpoint(dir, options);
+  }
   // The released checkpoints use GPT-2 with the mask token appended at 50257 (spec 7.4).
   meta ??= { tokenizer: "gpt2", maskId: ckpt.config.vocab - 1 };
   return { dir, config: ckpt.config, tensors: ckpt.tensors, meta };
