@@ -12,6 +12,7 @@ import { benchAttention } from "./kernels/attention.ts";
 import { benchCeiling } from "./kernels/ceiling.ts";
 import { benchAttentionBackward } from "./kernels/attention_backward.ts";
 import { benchTrain } from "./train.ts";
+import { benchE2e } from "./e2e.ts";
 import { benchWait } from "./kernels/wait.ts";
 import { benchReliability } from "./reliability.ts";
 
@@ -30,6 +31,7 @@ export const SUITES: Record<string, Suite> = {
   // Hostile files and kills run on the host (the kill scenario starts its own bd3 processes).
   reliability: async () => void await benchReliability(),
   train: (gpu) => benchTrain(gpu),
+  e2e: (gpu) => benchE2e(gpu),
   // The matmul bench measures the ceiling first; attention reports its ratio to matmul 1024³.
   kernels: async (gpu) => {
     const { gflops1024 } = await benchMatmul(gpu);
