@@ -13,7 +13,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
     run: async (a) => (await import("./info.ts")).runInfo(a),
   },
   demo: {
-    help: "the main job on the embedded default (device check + kernel self-test)",
+    help: "sample from the bundled model after a kernel self-test (--self-test: only that)",
     run: async (a) => (await import("./demo.ts")).runDemo(a),
   },
   train: {
@@ -23,6 +23,18 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   convert: {
     help: "export a run to the Hugging Face BD3-LM layout, or import one",
     run: async (a) => (await import("./convert.ts")).runConvert(a),
+  },
+  sample: {
+    help: "generate text (live view, adaptive block sizes, stop rules; NFE and tokens/s)",
+    run: async (a) => (await import("./sample.ts")).runSample(a),
+  },
+  eval: {
+    help: "test / zero-shot / generative perplexity, sample statistics, block-size policies",
+    run: async (a) => (await import("./eval.ts")).runEval(a),
+  },
+  "tune-schedule": {
+    help: "data-driven search of the clipped noise interval (lowest NELBO variance)",
+    run: async (a) => (await import("./tune_schedule.ts")).runTuneSchedule(a),
   },
   bench: {
     help: "run benchmarks and print JSON lines (bd3 bench kernels)",
