@@ -20,6 +20,8 @@ export * from "./core/data/mod.ts";
 export * from "./core/io/mod.ts";
 export * from "./core/nn/mod.ts";
 export * from "./core/train/mod.ts";
+export * from "./core/sample/mod.ts";
+export * from "./core/eval/mod.ts";
 export * from "./kernels/mod.ts";
 export * from "./schedules/mod.ts";
 export * from "./web/mod.ts";
