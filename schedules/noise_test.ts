@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
   cosine,
-  linear,
+  linearSchedule,
   logLinear,
   logSchedule,
   power,
