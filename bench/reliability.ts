@@ -5,14 +5,16 @@
  *   deno run -A bench/reliability.ts        (BLOCKDIFF_FUZZ_CASES, BLOCKDIFF_SEED apply)
  *
  * Each group of figures is one {@linkcode ReliabilitySection}; {@linkcode RELIABILITY_SECTIONS}
- * lists them in order. The HTTP server's load figures will be a further section appended there
- * by its owner; this file measures files and processes only.
+ * lists them in order: hostile files, kills of training runs, and the web server under a bounded
+ * loopback load (`web/load.ts`).
  * @module
  */
 import { freshSeed } from "../core/testing/mod.ts";
 import { type BenchRecord, emit } from "./harness.ts";
 import { runFuzz } from "../cli/reliability/fuzz.ts";
 import { runKillScenario, TRAIN_STEPS } from "../cli/reliability/kill.ts";
+import { acquireGpu } from "../core/deno_entry.ts";
+import { runServerLoad } from "../web/load.ts";
 
 /** Options shared by the sections. */
 export interface ReliabilityOptions {
@@ -72,10 +74,40 @@ export async function killFigures(options: ReliabilityOptions): Promise<BenchRec
   }];
 }
 
+/**
+ * Server: waves of concurrent streaming generations on 127.0.0.1 against a queue of 1 running +
+ * 2 waiting; requests served, deliberate 503s, failures, first-token latency, and RSS growth
+ * over the second half of the rounds (the first half fills pools and caches).
+ */
+export async function serverFigures(_options: ReliabilityOptions): Promise<BenchRecord[]> {
+  using session = await acquireGpu();
+  const report = await runServerLoad({
+    gpu: session.gpu,
+    rounds: 12,
+    waves: 3,
+    concurrency: 6,
+    length: 32,
+  });
+  return [{
+    bench: "reliability.server",
+    case: "loopback SSE generate",
+    ms: report.seconds * 1000,
+    requests: report.requests,
+    served: report.served,
+    refused503: report.refused503,
+    failed: report.failed,
+    firstTokenP50Ms: Math.round(report.firstTokenP50Ms * 10) / 10,
+    firstTokenP99Ms: Math.round(report.firstTokenP99Ms * 10) / 10,
+    rssGrowthMiB: report.rssGrowthMiB,
+    rssWarmupMiB: report.rssWarmupMiB,
+  }];
+}
+
 /** The sections, in the order they run. */
 export const RELIABILITY_SECTIONS: ReliabilitySection[] = [
   { name: "files", run: hostileFileFigures },
   { name: "kill", run: killFigures },
+  { name: "server", run: serverFigures },
 ];
 
 /** Runs every section and returns all records (also printed as JSON lines when `print`). */

@@ -13,9 +13,9 @@ const FLAGS: Record<string, FlagSpec> = {
   models: {
     type: "string",
     help: "directory of models (each child a model directory or a training run)",
-    default: "runs",
+    default: "models",
   },
-  runs: { type: "string", help: "directory of training runs for the curves (default: --models)" },
+  runs: { type: "string", help: "directory of training runs for the curves", default: "runs" },
   "app-js": { type: "string", help: "prebuilt page script (deno task build-web); else built now" },
   "max-waiting": {
     type: "number",

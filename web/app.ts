@@ -1,32 +1,90 @@
 /**
- * The Hono application behind `bd3 serve`: a status page and a JSON API over the same
- * modules the CLI uses. Routes are built by `createApp`, so tests call `app.request()` directly.
+ * The Hono application behind `bd3 serve`: the page (generation and training-curves views),
+ * the browser bundle, and a JSON API over the same modules the CLI uses. Routes are built by
+ * `createApp`, so tests call `app.request()` directly.
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { bodyLimit } from "hono/body-limit";
 import type { Gpu } from "@blockdiff/core";
-import { PAGE } from "./page.ts";
+import { CSS, PAGE } from "./page.ts";
+import { resolveLimits, type ServerLimits } from "./limits.ts";
+import { MODEL_NAME, ModelRegistry } from "./models.ts";
+import { GenerationQueue } from "./queue.ts";
+import { generateRoute, type GenerationCounters } from "./generate_route.ts";
+import { listRuns, plotRuns, readRun, type RunMetrics } from "./runs.ts";
+import { buildBrowserBundle } from "./bundle.ts";
 
 /** What the app serves. */
-export interface AppOptions {
+export interface AppOptions extends Partial<ServerLimits> {
   gpu: Gpu;
+  /** A directory whose children are model directories or training runs, or a list of model dirs. */
+  models?: string | readonly string[];
+  /** A directory of training runs for the curves view (default: `models` when a directory). */
+  runs?: string;
+  /** The browser bundle's JavaScript; built with `deno bundle` on first request when absent. */
+  appJs?: string;
   /** Process start (ms since epoch), for uptime in /api/health. */
   startedAt?: number;
 }
 
+/** The app plus what tests and the server need to reach. */
+export interface BlockdiffApp extends Hono {
+  /** The model registry (release it to free GPU memory when the server stops). */
+  readonly models: ModelRegistry;
+}
+
+// Only this origin: no inline script or style, no frames, no plugins.
+const CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
+/** Who a request counts against: the peer address Deno.serve passes as the Hono env. */
+function clientOf(c: Context): string {
+  const env = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  return env?.remoteAddr?.hostname ?? "unknown";
+}
+
 /** Builds the app. CORS stays off: the page and the API share one origin. */
-export function createApp(opts: AppOptions): Hono {
-  const app = new Hono();
+export function createApp(opts: AppOptions): BlockdiffApp {
+  const limits = resolveLimits(opts);
+  const app = new Hono() as BlockdiffApp;
   const started = opts.startedAt ?? Date.now();
-  app.use("*", secureHeaders());
+  const models = new ModelRegistry(opts.models ?? [], limits.maxLoadedModels);
+  Object.defineProperty(app, "models", { value: models });
+  const runsDir = opts.runs ?? (typeof opts.models === "string" ? opts.models : null);
+  const queue = new GenerationQueue(limits);
+  const counters: GenerationCounters = { completed: 0, cancelled: 0, timedOut: 0, failed: 0 };
+  let appJs: Promise<string> | null = opts.appJs === undefined ? null : Promise.resolve(opts.appJs);
+
+  app.use("*", secureHeaders({ contentSecurityPolicy: CSP }));
   app.get("/", (c) => c.html(PAGE));
+  app.get("/app.css", (c) => c.body(CSS, 200, { "content-type": "text/css; charset=utf-8" }));
+  app.get("/app.js", async (c) => {
+    appJs ??= buildBrowserBundle().catch((e) => {
+      appJs = null; // a failed build is retried by the next request
+      throw e;
+    });
+    return c.body(await appJs, 200, { "content-type": "text/javascript; charset=utf-8" });
+  });
+
   app.get("/api/health", (c) =>
     c.json({
       ok: true,
       adapter: opts.gpu.info.name,
       software: opts.gpu.info.isSoftware,
       uptimeS: Math.round((Date.now() - started) / 1000),
+      queue: queue.stats(),
+      generations: counters,
     }));
   app.get("/api/info", (c) =>
     c.json({
@@ -37,8 +95,77 @@ export function createApp(opts: AppOptions): Hono {
         maxComputeWorkgroupStorageSize: opts.gpu.device.limits.maxComputeWorkgroupStorageSize,
         maxComputeInvocationsPerWorkgroup: opts.gpu.device.limits.maxComputeInvocationsPerWorkgroup,
       },
+      serverLimits: limits,
     }));
+
+  app.get("/api/models", async (c) => {
+    await models.refresh();
+    return c.json({ models: models.list() });
+  });
+  app.get("/api/models/:name", async (c) => {
+    const name = c.req.param("name");
+    if (!MODEL_NAME.test(name)) return c.json({ error: "invalid model name" }, 400);
+    await models.ready();
+    const info = models.info(name);
+    return info ? c.json(info) : c.json({ error: "no such model" }, 404);
+  });
+  app.get("/api/models/:name/weights", async (c) => {
+    const name = c.req.param("name");
+    if (!MODEL_NAME.test(name)) return c.json({ error: "invalid model name" }, 400);
+    await models.ready();
+    const info = models.info(name), path = models.weightsPath(name);
+    if (!info || !path) return c.json({ error: "no such model" }, 404);
+    const etag = `"${info.version}"`;
+    if (c.req.header("if-none-match") === etag) return c.body(null, 304, { etag });
+    const file = await Deno.open(path, { read: true });
+    return c.body(file.readable, 200, {
+      "content-type": "application/octet-stream",
+      "content-length": String((await file.stat()).size),
+      etag,
+      "cache-control": "no-cache",
+    });
+  });
+
+  app.post(
+    "/api/generate",
+    bodyLimit({
+      maxSize: limits.maxBodyBytes,
+      onError: (c) => c.json({ error: `the body is over ${limits.maxBodyBytes} bytes` }, 413),
+    }),
+    async (_c, next) => {
+      await models.ready();
+      await next();
+    },
+    generateRoute({ gpu: opts.gpu, models, queue, limits, counters, clientOf }),
+  );
+
+  const loadRuns = async (names: string[] | null): Promise<RunMetrics[]> => {
+    if (runsDir === null) return [];
+    const all = await listRuns(runsDir);
+    const out: RunMetrics[] = [];
+    for (const [name, dir] of all) {
+      if (names && !names.includes(name)) continue;
+      const r = await readRun(name, dir);
+      if (r) out.push(r);
+    }
+    return out;
+  };
+  app.get("/api/runs", async (c) => c.json({ runs: (await loadRuns(null)).map((r) => r.info) }));
+  app.get("/api/runs/plot.svg", async (c) => {
+    const names = (c.req.query("runs") ?? "").split(",").filter((n) => n !== "");
+    const metric = c.req.query("metric") ?? "loss";
+    if (names.length > 16 || names.some((n) => !MODEL_NAME.test(n)) || !/^\w{1,64}$/.test(metric)) {
+      return c.json({ error: "runs must be up to 16 run names and metric a field name" }, 400);
+    }
+    const svg = plotRuns(await loadRuns(names.length ? names : null), metric);
+    return c.body(svg, 200, { "content-type": "image/svg+xml; charset=utf-8" });
+  });
+
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
-  app.onError((_err, c) => c.json({ error: "internal error" }, 500));
+  app.onError((err, c) => {
+    // The client gets no stack and no message (paths, internals); the log gets both.
+    console.error(`${c.req.method} ${c.req.path}:`, err);
+    return c.json({ error: "internal error" }, 500);
+  });
   return app;
 }

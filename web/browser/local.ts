@@ -1,0 +1,108 @@
+/**
+ * In-browser mode: the model runs on the visitor's WebGPU through the same core modules the
+ * server uses (`Gpu`, `ParamSet`, `Dit`, `generate`), with the weights fetched once and cached.
+ * @module
+ */
+import { Dit, ParamSet } from "../../core/nn/mod.ts";
+import { generate } from "../../core/sample/generate.ts";
+import { ByteTokenizer } from "../../core/data/byte_tokenizer.ts";
+import { loadGpt2Tokenizer } from "../../core/data/gpt2.ts";
+import type { Tokenizer } from "../../core/data/tokenizer.ts";
+import { checkAgainstModel, parseGenerateRequest } from "../validate.ts";
+import { DEFAULT_LIMITS } from "../limits.ts";
+import { toGenerateOptions } from "../options.ts";
+import { doneMessage, ProgressTracker } from "../progress.ts";
+import type { ModelInfo } from "../models.ts";
+import { browserGpu } from "./device.ts";
+import { decodeFloatTensors, fetchWeights } from "./weights.ts";
+import type { RunEvent } from "./events.ts";
+
+interface Loaded {
+  key: string;
+  dit: Dit;
+  tokenizer: Tokenizer;
+}
+
+// One model on the visitor's GPU at a time; switching releases the previous one.
+let loaded: Loaded | null = null;
+
+async function tokenizerFor(name: string): Promise<Tokenizer> {
+  if (name === "bytes" || name === "byte") return new ByteTokenizer();
+  if (name === "gpt2") return await loadGpt2Tokenizer();
+  throw new Error(`tokenizer ${name} is not available in the browser`);
+}
+
+async function load(info: ModelInfo, onEvent: (e: RunEvent) => void, signal: AbortSignal) {
+  const key = `${info.name}@${info.version}`;
+  if (loaded?.key === key) return loaded;
+  const gpu = await browserGpu();
+  onEvent({ event: "status", data: { text: `loading ${info.name} weights…` } });
+  const { bytes, cached } = await fetchWeights(info.name, info.version, signal);
+  onEvent({
+    event: "status",
+    data: {
+      text: `${info.name}: ${(bytes.length / 1e6).toFixed(2)} MB ${
+        cached ? "from cache" : "downloaded"
+      }`,
+    },
+  });
+  const params = ParamSet.fromHost(
+    gpu,
+    info.config,
+    decodeFloatTensors(bytes, info.name),
+    info.name,
+  );
+  if (loaded) {
+    loaded.dit.dispose();
+    loaded.dit.params.dispose();
+  }
+  loaded = { key, dit: new Dit(gpu, params), tokenizer: await tokenizerFor(info.tokenizer) };
+  return loaded;
+}
+
+let busy = false;
+
+/** Runs a generation on this browser's GPU, reporting events like the server's stream. */
+export async function runLocal(
+  body: Record<string, unknown>,
+  info: ModelInfo,
+  onEvent: (e: RunEvent) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const parsed = parseGenerateRequest(body, DEFAULT_LIMITS, [info.name]);
+  const bad = parsed.ok ? checkAgainstModel(parsed.value, info.config) : parsed.error;
+  if (!parsed.ok || bad) {
+    onEvent({ event: "error", data: { error: bad!.error } });
+    return;
+  }
+  // Like the server's queue: one generation on this GPU at a time.
+  if (busy) {
+    onEvent({ event: "error", data: { error: "a local generation is already running" } });
+    return;
+  }
+  busy = true;
+  try {
+    const req = parsed.value;
+    const m = await load(info, onEvent, signal);
+    onEvent({ event: "start", data: { model: info.name, algo: info.algo, prompt: req.prompt } });
+    const tracker = new ProgressTracker(m.tokenizer, req.prompt);
+    const r = await generate(
+      m.dit,
+      m.tokenizer,
+      toGenerateOptions(req, {
+        signal,
+        onStep: (e) => onEvent({ event: e.kind, data: tracker.update(e) }),
+      }),
+    );
+    onEvent({ event: "done", data: doneMessage(r) });
+  } catch (e) {
+    onEvent({
+      event: "error",
+      data: { error: signal.aborted ? "cancelled" : String((e as Error).message ?? e) },
+    });
+  } finally {
+    // A cancelled run may leave recorded work behind; flush it before the next one.
+    await browserGpu().then((g) => g.sync()).catch(() => {});
+    busy = false;
+  }
+}
