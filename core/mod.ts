@@ -15,6 +15,7 @@
  */
 export * from "./gpu/errors.ts";
 export * from "./gpu/runtime.ts";
+export * from "./gpu/adapter.ts";
 export * from "./gpu/pool.ts";
 export * from "./gpu/wait.ts";
 export * from "./gpu/half.ts";

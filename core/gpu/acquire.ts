@@ -9,7 +9,8 @@
  * @module
  */
 import { create, globals } from "webgpu";
-import { Gpu, type GpuInfo } from "./runtime.ts";
+import type { Gpu } from "./runtime.ts";
+import { createGpu, describeAdapter } from "./adapter.ts";
 import { NoAdapterError } from "./errors.ts";
 
 /** Options for `acquireGpu`. */
@@ -79,28 +80,6 @@ const NO_ADAPTER_HELP = [
   "    sudo apt-get update && sudo apt-get install -t bookworm-backports mesa-vulkan-drivers)",
   "  With a GPU: install its vendor driver with Vulkan (Linux), Metal (macOS) or D3D12 (Windows) support.",
 ].join("\n");
-
-/** Describes an adapter for the runtime and for `bd3 info`. */
-export function describeAdapter(adapter: GPUAdapter): GpuInfo {
-  const i = adapter.info as GPUAdapterInfo & {
-    isFallbackAdapter?: boolean;
-    subgroupMinSize?: number;
-    subgroupMaxSize?: number;
-  };
-  const text = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
-  const isSoftware = Boolean(i.isFallbackAdapter) ||
-    /llvmpipe|lavapipe|swiftshader|warp|software/i.test(text);
-  return {
-    name: i.description || `${i.vendor} ${i.device}`.trim() || "unknown adapter",
-    vendor: i.vendor,
-    architecture: i.architecture,
-    device: i.device,
-    description: i.description,
-    isSoftware,
-    subgroupMinSize: i.subgroupMinSize ?? 0,
-    subgroupMaxSize: i.subgroupMaxSize ?? 0,
-  };
-}
 
 function softwareIcdFor(name: string): string | null | undefined {
   const n = name.toLowerCase();
@@ -189,27 +168,9 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuSessi
 
   const { adapter } = found;
   let navigator: GPU | null = found.navigator;
-  const wantedFeatures: GPUFeatureName[] = [
-    "shader-f16",
-    "timestamp-query",
-    "subgroups" as GPUFeatureName,
-  ];
-  const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
-  const l = adapter.limits;
-  const requiredLimits: Record<string, number> = {
-    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-    maxBufferSize: l.maxBufferSize,
-    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
-    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
-    maxComputeWorkgroupSizeZ: l.maxComputeWorkgroupSizeZ,
-    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
-    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
-  };
-  let device: GPUDevice;
+  let gpu: Gpu;
   try {
-    device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: "blockdiff" });
+    gpu = await createGpu(adapter);
   } catch (e) {
     throw new NoAdapterError(
       `The adapter '${describeAdapter(adapter).name}' refused to create a device: ${
@@ -217,7 +178,6 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuSessi
       }`,
     );
   }
-  const gpu = new Gpu(device, describeAdapter(adapter));
   let released = false;
   const release = () => {
     if (released) return;

@@ -1,15 +1,11 @@
 /**
  * Model weights in the browser: fetched once from GET /api/models/:name/weights, kept in the
- * Cache API under the model's version, and decoded from safetensors into host tensors.
- *
- * Decoding uses the header parser of core/io (safetensors_header.ts) directly: core/io's
- * `decodeSafetensors` lives in safetensors_read.ts, which imports `_atomic.ts` and with it
- * `node:path`, which a browser cannot load.
+ * Cache API under the model's version, and decoded from safetensors into host tensors with
+ * core/io's file-system-free decoder.
  * @module
  */
-import { parseHeaderLength, parseSafetensorsHeader } from "../../core/io/safetensors_header.ts";
+import { decodeSafetensors } from "../../core/io/safetensors_decode.ts";
 import type { TensorMap } from "../../core/io/host_tensor.ts";
-import { decodeBfloat16, decodeHalf } from "../../core/gpu/half.ts";
 
 const CACHE = "blockdiff-weights-v1";
 
@@ -54,20 +50,9 @@ async function gunzipIfNeeded(bytes: Uint8Array): Promise<Uint8Array> {
 
 /** Float tensors of a safetensors file (F16 / BF16 widened to f32; other dtypes skipped). */
 export function decodeFloatTensors(bytes: Uint8Array, name: string): TensorMap {
-  const n = parseHeaderLength(name, bytes, bytes.length);
-  const header = parseSafetensorsHeader(name, bytes.subarray(8, 8 + n), bytes.length - 8 - n);
   const out: TensorMap = new Map();
-  for (const info of header.tensors.values()) {
-    // slice() copies into a fresh, aligned buffer for the typed-array views.
-    const raw = bytes.slice(header.dataStart + info.begin, header.dataStart + info.end).buffer;
-    const shape = [...info.shape];
-    if (info.dtype === "F32") {
-      out.set(info.key, { dtype: "f32", shape, data: new Float32Array(raw) });
-    } else if (info.dtype === "F16") {
-      out.set(info.key, { dtype: "f32", shape, data: decodeHalf(new Uint16Array(raw)) });
-    } else if (info.dtype === "BF16") {
-      out.set(info.key, { dtype: "f32", shape, data: decodeBfloat16(new Uint16Array(raw)) });
-    }
+  for (const [key, t] of decodeSafetensors(bytes, name).tensors) {
+    if (t.dtype === "f32") out.set(key, t);
   }
   return out;
 }
