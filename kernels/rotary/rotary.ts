@@ -138,7 +138,7 @@ export function rotary(qkv: Tensor, table: RotaryTable, options: RotaryOptions =
   const kernel = gpu.kernel({
     name: "rotary",
     code: src,
-    params: { WG },
+    params: { WG, INVERSE: false },
     bindings: ["uniform", "read", "write"],
   });
   // A period ≥ S never wraps; clamp it so Infinity (or any huge value) fits a u32.

@@ -6,6 +6,8 @@
 // Position of sequence row s: p = offset + (s mod period). cos/sin come from a host-built
 // table [n, D/2] of (cos, sin) pairs indexed by |p|; a negative p uses θ[−p] = −θ[p]
 // (cos even, sin odd), which is exact because θ is a product p · inv_freq.
+// INVERSE rotates by −θ instead: the backward, since the gradient of an orthogonal map
+// y = R(θ)·x is dx = R(θ)ᵀ·dy = R(−θ)·dy.
 // One invocation per rotated pair: rows · d pairs (d/2 in q, d/2 in k).
 struct Params {
   pairs: u32,
@@ -40,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let pos = p.offset + i32((row % p.seq) % p.period);
   let cs = table[u32(abs(pos)) * p.half_dim + j];
   let c = cs.x;
-  let s = select(cs.y, -cs.y, pos < 0);
+  let s = select(cs.y, -cs.y, (pos < 0) != INVERSE);
 
   let a = qkv[lo];
   let b = qkv[hi];

@@ -10,7 +10,8 @@
  */
 import { formatShape, type Gpu, grid1d, ShapeError, type Tensor, Uniforms } from "@blockdiff/core";
 import type { RotaryOptions, RotaryTable } from "./rotary.ts";
-import src from "./rotary_backward.wgsl" with { type: "text" };
+// The forward shader with INVERSE: rotating by −θ is the exact backward of rotating by θ.
+import src from "./rotary.wgsl" with { type: "text" };
 
 const WG = 256;
 
@@ -60,7 +61,7 @@ export function rotaryBackward(
   const kernel = gpu.kernel({
     name: "rotary_backward",
     code: src,
-    params: { WG },
+    params: { WG, INVERSE: true },
     bindings: ["uniform", "read", "write"],
   });
   // A period ≥ S never wraps; clamp it so Infinity (or any huge value) fits a u32.
