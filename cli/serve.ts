@@ -86,9 +86,20 @@ export async function runServe(argv: string[]): Promise<number> {
   const appJs = flags["app-js"]
     ? await Deno.readTextFile(flags["app-js"] as string)
     : await buildBrowserBundle();
-  using session = await acquireGpu({ adapter: flags.adapter as string | undefined });
+  const adapter = flags.adapter as string | undefined;
+  let session = await acquireGpu({ adapter });
   const app = createApp({
     gpu: session.gpu,
+    // A lost device (driver reset, GPU fault) is replaced; the server keeps serving.
+    restartGpu: async () => {
+      try {
+        session.release();
+      } catch {
+        // the lost device may refuse to be destroyed; it is dropped either way
+      }
+      session = await acquireGpu({ adapter });
+      return session.gpu;
+    },
     models,
     runs: flags.runs as string | undefined,
     appJs,
@@ -109,5 +120,6 @@ export async function runServe(argv: string[]): Promise<number> {
   await server.finished;
   Deno.removeSignalListener("SIGINT", stop);
   app.models[Symbol.dispose]();
+  session.release();
   return 0;
 }

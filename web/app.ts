@@ -19,6 +19,11 @@ import { buildBrowserBundle } from "./bundle.ts";
 /** What the app serves. */
 export interface AppOptions extends Partial<ServerLimits> {
   gpu: Gpu;
+  /**
+   * Gets a new device when the current one is lost (the server then keeps serving). Without
+   * it, generations on a lost device fail with an error.
+   */
+  restartGpu?: () => Promise<Gpu>;
   /** A directory whose children are model directories or training runs, or a list of model dirs. */
   models?: string | readonly string[];
   /** A directory of training runs for the curves view (default: `models` when a directory). */
@@ -63,7 +68,21 @@ export function createApp(opts: AppOptions): BlockdiffApp {
   Object.defineProperty(app, "models", { value: models });
   const runsDir = opts.runs ?? (typeof opts.models === "string" ? opts.models : null);
   const queue = new GenerationQueue(limits);
-  const counters: GenerationCounters = { completed: 0, cancelled: 0, timedOut: 0, failed: 0 };
+  const counters: GenerationCounters = {
+    completed: 0,
+    cancelled: 0,
+    timedOut: 0,
+    failed: 0,
+    deviceRestarts: 0,
+  };
+  // The current device: replaced (with its models unloaded) when the old one is lost.
+  let gpu = opts.gpu;
+  const restartGpu = opts.restartGpu
+    ? async () => {
+      models.unloadAll();
+      gpu = await opts.restartGpu!();
+    }
+    : undefined;
   let appJs: Promise<string> | null = opts.appJs === undefined ? null : Promise.resolve(opts.appJs);
 
   app.use("*", secureHeaders({ contentSecurityPolicy: CSP }));
@@ -80,20 +99,20 @@ export function createApp(opts: AppOptions): BlockdiffApp {
   app.get("/api/health", (c) =>
     c.json({
       ok: true,
-      adapter: opts.gpu.info.name,
-      software: opts.gpu.info.isSoftware,
+      adapter: gpu.info.name,
+      software: gpu.info.isSoftware,
       uptimeS: Math.round((Date.now() - started) / 1000),
       queue: queue.stats(),
       generations: counters,
     }));
   app.get("/api/info", (c) =>
     c.json({
-      adapter: opts.gpu.info,
-      features: [...opts.gpu.device.features].sort(),
+      adapter: gpu.info,
+      features: [...gpu.device.features].sort(),
       limits: {
-        maxStorageBufferBindingSize: opts.gpu.device.limits.maxStorageBufferBindingSize,
-        maxComputeWorkgroupStorageSize: opts.gpu.device.limits.maxComputeWorkgroupStorageSize,
-        maxComputeInvocationsPerWorkgroup: opts.gpu.device.limits.maxComputeInvocationsPerWorkgroup,
+        maxStorageBufferBindingSize: gpu.device.limits.maxStorageBufferBindingSize,
+        maxComputeWorkgroupStorageSize: gpu.device.limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: gpu.device.limits.maxComputeInvocationsPerWorkgroup,
       },
       serverLimits: limits,
     }));
@@ -136,7 +155,17 @@ export function createApp(opts: AppOptions): BlockdiffApp {
       await models.ready();
       await next();
     },
-    generateRoute({ gpu: opts.gpu, models, queue, limits, counters, clientOf }),
+    generateRoute({
+      get gpu() {
+        return gpu;
+      },
+      models,
+      queue,
+      limits,
+      counters,
+      clientOf,
+      restartGpu,
+    }),
   );
 
   const loadRuns = async (names: string[] | null): Promise<RunMetrics[]> => {

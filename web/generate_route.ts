@@ -6,7 +6,7 @@
  * @module
  */
 import type { Context } from "hono";
-import type { Gpu } from "@blockdiff/core";
+import { DeviceLostError, type Gpu } from "@blockdiff/core";
 import { generate, type GenerateResult } from "@blockdiff/core/sample";
 import type { ServerLimits } from "./limits.ts";
 import type { ModelRegistry } from "./models.ts";
@@ -22,6 +22,8 @@ export interface GenerationCounters {
   cancelled: number;
   timedOut: number;
   failed: number;
+  /** Times the GPU device was lost and replaced. */
+  deviceRestarts: number;
 }
 
 /** What the route needs from the app. */
@@ -33,13 +35,24 @@ export interface GenerateDeps {
   counters: GenerationCounters;
   /** The client a request counts against (per-client limit). */
   clientOf(c: Context): string;
+  /**
+   * Replaces a lost GPU device (the server keeps running); absent, a lost device stays an
+   * error. Called while holding the queue's turn, so no generation runs meanwhile.
+   */
+  restartGpu?: () => Promise<void>;
 }
+
+/** A generation hit a lost device; the device was replaced and the client may retry. */
+class DeviceRestarted extends Error {}
 
 class TimeoutReason extends Error {}
 class DisconnectReason extends Error {}
 
 /** A message safe to show: sampler range errors as they are, anything else generic. */
 function publicError(e: unknown, signal: AbortSignal, limits: ServerLimits): string {
+  if (e instanceof DeviceRestarted) {
+    return "the GPU device was lost and has been restarted; retry the request";
+  }
   if (signal.aborted && signal.reason instanceof TimeoutReason) {
     return `generation timed out after ${limits.generationTimeoutMs / 1000} s`;
   }
@@ -51,6 +64,7 @@ function publicError(e: unknown, signal: AbortSignal, limits: ServerLimits): str
 function count(deps: GenerateDeps, e: unknown, signal: AbortSignal): void {
   if (signal.aborted && signal.reason instanceof TimeoutReason) deps.counters.timedOut++;
   else if (signal.aborted) deps.counters.cancelled++;
+  else if (e instanceof DeviceRestarted) deps.counters.failed++;
   else {
     deps.counters.failed++;
     if (!(e instanceof RangeError)) console.error("generation failed:", e);
@@ -103,17 +117,26 @@ export function generateRoute(deps: GenerateDeps): (c: Context) => Promise<Respo
           limits.generationTimeoutMs,
         );
         try {
-          const m = await deps.models.load(deps.gpu, req.model);
+          let m;
+          try {
+            m = await deps.models.load(deps.gpu, req.model);
+          } catch (e) {
+            throw await recoverFrom(e);
+          }
           const tracker = new ProgressTracker(m.tokenizer, req.prompt);
           send("start", { model: req.model, algo: m.info.algo, prompt: req.prompt });
-          return await generate(
-            m.dit,
-            m.tokenizer,
-            toGenerateOptions(req, {
-              signal: ac.signal,
-              onStep: (e) => send(e.kind, tracker.update(e)),
-            }),
-          );
+          try {
+            return await generate(
+              m.dit,
+              m.tokenizer,
+              toGenerateOptions(req, {
+                signal: ac.signal,
+                onStep: (e) => send(e.kind, tracker.update(e)),
+              }),
+            );
+          } catch (e) {
+            throw await recoverFrom(e);
+          }
         } finally {
           clearTimeout(timer);
           // A cancelled run may leave recorded work behind; flush it before the next turn.
@@ -123,6 +146,15 @@ export function generateRoute(deps: GenerateDeps): (c: Context) => Promise<Respo
         ticket.release();
         clientSignal?.removeEventListener("abort", onDisconnect);
       }
+    };
+
+    /** A lost device is replaced while this request still holds the GPU's turn. */
+    const recoverFrom = async (e: unknown): Promise<unknown> => {
+      if (!(e instanceof DeviceLostError) || !deps.restartGpu) return e;
+      console.error(`GPU device lost (${e.message}); restarting it`);
+      await deps.restartGpu();
+      deps.counters.deviceRestarts++;
+      return new DeviceRestarted(e.message);
     };
 
     if (!req.stream) return await runJson(c, deps, run, ac);
@@ -142,6 +174,9 @@ async function runJson(
     return c.json(doneMessage(r));
   } catch (e) {
     count(deps, e, ac.signal);
+    if (e instanceof DeviceRestarted) {
+      return c.json({ error: publicError(e, ac.signal, deps.limits) }, 503, { "retry-after": "1" });
+    }
     const status = ac.signal.reason instanceof TimeoutReason
       ? 504
       : ac.signal.aborted

@@ -200,6 +200,11 @@ export class ModelRegistry implements Disposable {
     m.dit.params.dispose();
   }
 
+  /** Unloads every model (e.g. after the device they live on was lost). */
+  unloadAll(): void {
+    for (const name of [...this.#loaded.keys()]) this.#unload(name);
+  }
+
   /** Releases every loaded model's GPU buffers. */
   [Symbol.dispose](): void {
     for (const name of [...this.#loaded.keys()]) this.#unload(name);
