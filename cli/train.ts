@@ -16,7 +16,14 @@ import {
   saveTrainingCheckpoint,
   writeFileAtomic,
 } from "@blockdiff/core/io";
-import { BatchIterator, loadChunks, loadTokenizer, type Source } from "@blockdiff/core/data";
+import {
+  BatchIterator,
+  brownIds,
+  loadChunks,
+  loadTokenizer,
+  type Source,
+  splitOf,
+} from "@blockdiff/core/data";
 import { Dit, ParamSet } from "@blockdiff/core/nn";
 import { Trainer } from "@blockdiff/core/train";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
@@ -163,7 +170,22 @@ export async function runTrain(argv: string[]): Promise<number> {
       } with ${tokenizer.name}…`,
     );
   }
-  const chunks = await loadChunks(source, { tokenizer, length, split: "train" });
+  // Tokenizing runs only when the cache misses; the bar tracks documents (Brown) or bytes.
+  const sourceSize = source.kind === "file"
+    ? (await Deno.stat(source.path).catch(() => null))?.size ?? 0
+    : (await brownIds()).filter((id) => splitOf(id) === "train").length;
+  const tokenizing = new Progress("tokenizing", Math.max(1, sourceSize), { quiet });
+  let tokenized = false;
+  const chunks = await loadChunks(source, {
+    tokenizer,
+    length,
+    split: "train",
+    onProgress: ({ documents, characters }) => {
+      tokenized = true;
+      tokenizing.update(source.kind === "file" ? characters : documents, `${documents} documents`);
+    },
+  });
+  if (tokenized) tokenizing.end();
   if (chunks.count < (f.batch as number)) {
     throw new UsageError(
       `bd3 train: the training split has ${chunks.count} chunks of ${length} tokens, fewer than --batch ${f.batch}`,

@@ -28,6 +28,8 @@ export interface TokenizeOptions {
   dataset?: string;
   /** The token cache; false disables it. Default: a cache in {@link defaultCacheDir}. */
   cache?: TokenCache | false;
+  /** Called after each document actually tokenized (not on cache hits), for progress bars. */
+  onProgress?: (done: { documents: number; characters: number }) => void;
 }
 
 /** The documents of a source (split-filtered, detokenized), not yet tokenized. */
@@ -82,7 +84,12 @@ export async function* tokenizedDocuments(
 ): AsyncGenerator<Int32Array> {
   const tok = options.tokenizer;
   const build = async function* () {
-    for await (const d of sourceDocuments(source, options)) yield tok.encode(d.text);
+    let documents = 0, characters = 0;
+    for await (const d of sourceDocuments(source, options)) {
+      const ids = tok.encode(d.text);
+      options.onProgress?.({ documents: ++documents, characters: characters += d.text.length });
+      yield ids;
+    }
   };
   if (options.cache === false) {
     for await (const ids of build()) yield Int32Array.from(ids);
