@@ -19,7 +19,7 @@ const FLAGS: Record<string, FlagSpec> = {
   prompt: { type: "string", help: "text to continue" },
   length: {
     type: "number",
-    help: "tokens to sample incl. BOS and prompt (default: 16 blocks, at most the model length)",
+    help: "tokens to sample incl. BOS and prompt (default: 48 blocks; MDLM/SEDD: the model length)",
   },
   "self-test": { type: "boolean", help: "only run the kernel self-test, listing every kernel" },
   adapter: {
@@ -90,8 +90,11 @@ export async function runDemo(argv: string[]): Promise<number> {
   const prompt = flags.prompt as string | undefined;
   const prefix = [tok.bosId, ...(prompt ? tok.encode(prompt) : [])];
   const blocks = config.algo === "bd3lm" ? config.blockSize : 4;
+  // BD3-LM and AR show variable length past the context (the KV cache slides); the others
+  // sample their model length.
+  const fixedLength = config.algo === "mdlm" || config.algo === "sedd";
   const length = (flags.length as number | undefined) ??
-    Math.min(config.length, prefix.length + 16 * blocks);
+    (fixedLength ? config.length : prefix.length + 48 * blocks);
   if (!Number.isInteger(length) || length <= prefix.length) {
     throw new UsageError(
       `bd3 demo: --length ${length} must be an integer above the ${prefix.length} tokens of ` +
@@ -138,6 +141,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     prompt,
     length,
     seed,
+    topP: 0.9, // the reference's nucleus for BD3-LM sampling (spec 8.1)
     onStep: view ? (e) => view.onStep(e, tok.maskId) : undefined,
   });
   view?.finish();
