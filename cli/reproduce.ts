@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { acquireGpu } from "@blockdiff/core/deno";
 import type { Gpu } from "@blockdiff/core";
-import { type Algo, type ModelConfig, modelConfig } from "@blockdiff/core/io";
+import { type Algo, loadModelDir, type ModelConfig, modelConfig } from "@blockdiff/core/io";
 import {
   BatchIterator,
   type ChunkSet,
@@ -393,7 +393,35 @@ export async function runReproduce(argv: string[]): Promise<number> {
     });
   }
 
-  // 4. The report.
+  // 4. The bundled model (models/bundled), evaluated on the same held-out split when it uses
+  // this study's tokenizer.
+  let bundledSection = "No bundled model (models/bundled) was found.";
+  const bundled = await loadModelDir("models/bundled").catch(() => null);
+  if (bundled) {
+    const btok = await loadTokenizer(bundled.meta.tokenizer);
+    const bTest = subset(
+      await loadChunks({ kind: "brown" }, {
+        tokenizer: btok,
+        length: bundled.config.length,
+        split: "test",
+      }),
+      p.evalSamples,
+    );
+    using bParams = ParamSet.fromHost(gpu, bundled.config, bundled.tensors);
+    using bModel = new Dit(gpu, bParams);
+    const r = await testPerplexity(bModel, evalBatches(bTest, p.batch), {
+      maskId: btok.maskId,
+      seed: seed + 1,
+    });
+    const c = bundled.config;
+    bundledSection =
+      `\`models/bundled\`: ${c.algo}, ${describeModel(c)}, L = ${c.length}, L′ = ${c.blockSize}, ` +
+      `${btok.name} tokenizer, ${bundled.meta.steps ?? "?"} training steps. Test perplexity on ` +
+      `${bTest.count} held-out Brown chunks: ${r.bound ? "≤ " : ""}${fmt(r.ppl, 2)} ` +
+      `(${fmt(r.nll, 4)} nats / token; \`bd3 eval --model models/bundled\` prints the same bound).`;
+  }
+
+  // 5. The report.
   await Deno.mkdir(outDir, { recursive: true });
   const lossSvg = linePlot(
     runs.map((r) => ({ name: r.label, points: smooth(r.curve, 10) })),
@@ -486,6 +514,10 @@ ${p.length}), first-hitting sampler, nucleus 0.9, stop at EOS; BD3-LM uses the K
 Coherence is the generative perplexity under this study's AR model.
 
 ${formatTable(genRows)}
+
+## The bundled model
+
+${bundledSection}
 
 ## Reading
 
