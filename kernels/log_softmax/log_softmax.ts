@@ -5,8 +5,8 @@
  * `subs` parameterization removes the mask token from the categorical (spec 3.6 step 1).
  * @module
  */
-import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
-import { inverseTemperature, maskColumn, rowsOf } from "../softmax/_rows.ts";
+import { type Gpu, grid1d, Tensor, Uniforms } from "@blockdiff/core";
+import { maskColumn, rowOpSetup, rowsOf } from "../softmax/_rows.ts";
 import rowStats from "../softmax/row_stats.wgsl" with { type: "text" };
 import src from "./log_softmax.wgsl" with { type: "text" };
 import gatherSrc from "./log_softmax_gather.wgsl" with { type: "text" };
@@ -23,7 +23,7 @@ export interface LogSoftmaxOptions {
    * (log 0). Negative or omitted: no column is excluded.
    */
   maskId?: number;
-  /** Output tensor with x's shape (f32); may alias x. */
+  /** Output tensor with x's shape (f32), not sharing x's buffer. */
   out?: Tensor;
 }
 
@@ -34,16 +34,7 @@ export interface LogSoftmaxOptions {
  */
 export function logSoftmax(x: Tensor, opts: LogSoftmaxOptions = {}): Tensor {
   const gpu: Gpu = x.gpu;
-  const [rows, n] = rowsOf(x, "logSoftmax");
-  const mask = maskColumn(opts.maskId, n, "logSoftmax");
-  const scale = inverseTemperature(opts.temperature, "logSoftmax");
-  const out = opts.out ?? Tensor.empty(gpu, x.shape);
-  out.expectDtype("f32", "logSoftmax out");
-  if (out.size !== x.size) {
-    throw new ShapeError(
-      `logSoftmax: out ${formatShape(out.shape)} does not match x ${formatShape(x.shape)}`,
-    );
-  }
+  const { rows, n, mask, scale, out } = rowOpSetup(x, opts, "logSoftmax");
   const kernel = gpu.kernel({
     name: "log_softmax",
     code: src + rowStats,

@@ -3,7 +3,7 @@
  * kernels package: not re-exported by kernels/mod.ts.
  * @module
  */
-import { ShapeError, type Tensor } from "@blockdiff/core";
+import { formatShape, ShapeError, Tensor } from "@blockdiff/core";
 
 /**
  * Checks a row-wise op's input and returns `[rows, n]` (n = last axis).
@@ -34,4 +34,39 @@ export function inverseTemperature(temperature: number | undefined, what: string
     throw new RangeError(`${what}: temperature must be finite and > 0, got ${t}`);
   }
   return 1 / t;
+}
+
+/** The arguments every row-wise softmax-like launcher checks, resolved. */
+export interface RowOp {
+  rows: number;
+  n: number;
+  mask: number;
+  scale: number;
+  out: Tensor;
+}
+
+/**
+ * Checks x and the options of a row-wise op (`what` names it in errors) and returns the row
+ * count, width, excluded column, 1/T and the output (new, or the caller's, which must have x's
+ * size and not share its buffer: WebGPU refuses one buffer bound read-only and writable).
+ */
+export function rowOpSetup(
+  x: Tensor,
+  opts: { maskId?: number; temperature?: number; out?: Tensor },
+  what: string,
+): RowOp {
+  const [rows, n] = rowsOf(x, what);
+  const mask = maskColumn(opts.maskId, n, what);
+  const scale = inverseTemperature(opts.temperature, what);
+  const out = opts.out ?? Tensor.empty(x.gpu, x.shape);
+  out.expectDtype("f32", `${what} out`);
+  if (out.size !== x.size) {
+    throw new ShapeError(
+      `${what}: out ${formatShape(out.shape)} does not match x ${formatShape(x.shape)}`,
+    );
+  }
+  if (out.buffer === x.buffer) {
+    throw new ShapeError(`${what}: out must not share x's buffer; pass a separate tensor`);
+  }
+  return { rows, n, mask, scale, out };
 }

@@ -3,8 +3,8 @@
  * safe for −inf logits. Used by the samplers (spec 4.2–4.3) on logits of up to ~50k columns.
  * @module
  */
-import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
-import { inverseTemperature, maskColumn, rowsOf } from "./_rows.ts";
+import { type Gpu, grid1d, type Tensor, Uniforms } from "@blockdiff/core";
+import { rowOpSetup } from "./_rows.ts";
 import rowStats from "./row_stats.wgsl" with { type: "text" };
 import src from "./softmax.wgsl" with { type: "text" };
 
@@ -20,7 +20,7 @@ export interface SoftmaxOptions {
    * parameterization (spec 3.6). Negative or omitted: no column is excluded.
    */
   maskId?: number;
-  /** Output tensor with x's shape (f32); may alias x. */
+  /** Output tensor with x's shape (f32), not sharing x's buffer. */
   out?: Tensor;
 }
 
@@ -31,16 +31,7 @@ export interface SoftmaxOptions {
  */
 export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
   const gpu: Gpu = x.gpu;
-  const [rows, n] = rowsOf(x, "softmax");
-  const mask = maskColumn(opts.maskId, n, "softmax");
-  const scale = inverseTemperature(opts.temperature, "softmax");
-  const out = opts.out ?? Tensor.empty(gpu, x.shape);
-  out.expectDtype("f32", "softmax out");
-  if (out.size !== x.size) {
-    throw new ShapeError(
-      `softmax: out ${formatShape(out.shape)} does not match x ${formatShape(x.shape)}`,
-    );
-  }
+  const { rows, n, mask, scale, out } = rowOpSetup(x, opts, "softmax");
   const kernel = gpu.kernel({
     name: "softmax",
     code: src + rowStats,
