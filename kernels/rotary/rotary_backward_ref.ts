@@ -4,10 +4,12 @@
  * of a rotation); v's gradient passes through.
  * @module
  */
-import { rotaryTheta } from "./rotary_ref.ts";
+import { rotaryRef } from "./rotary_ref.ts";
 
 /**
  * Returns dqkv = R(θ)ᵀ · dy for every q and k pair; row s of every batch has `positionOf(s)`.
+ * The forward reference at the negated positions is exactly that: θ(−p) = −θ(p), since θ is
+ * the product p · inv_freq and rounding is symmetric in sign.
  * @param dy flattened `[B, S, 3d]` gradient of the rotated qkv
  */
 export function rotaryBackwardRef(
@@ -18,26 +20,5 @@ export function rotaryBackwardRef(
   headDim: number,
   positionOf: (s: number) => number,
 ): Float64Array {
-  const out = Float64Array.from(dy);
-  const half = headDim / 2;
-  for (let b = 0; b < batch; b++) {
-    for (let s = 0; s < seq; s++) {
-      const pos = positionOf(s);
-      const row = (b * seq + s) * 3 * width;
-      for (let slot = 0; slot < 2; slot++) {
-        for (let h = 0; h < width / headDim; h++) {
-          const base = row + slot * width + h * headDim;
-          for (let j = 0; j < half; j++) {
-            const theta = rotaryTheta(pos, j, headDim);
-            const c = Math.cos(theta), sn = Math.sin(theta);
-            const a = out[base + j], e = out[base + j + half];
-            // Transpose of [[c, −s], [s, c]].
-            out[base + j] = a * c + e * sn;
-            out[base + j + half] = e * c - a * sn;
-          }
-        }
-      }
-    }
-  }
-  return out;
+  return rotaryRef(dy, batch, seq, width, headDim, (s) => -positionOf(s));
 }
