@@ -25,6 +25,7 @@ import {
 import { generate } from "@blockdiff/core/sample";
 import type { Dit } from "@blockdiff/core/nn";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { DATA_FLAGS } from "./data_flags.ts";
 import { parseList } from "./parse.ts";
 import { fmtRate, type LoadedModel, modelArg, readModel, toGpu } from "./model.ts";
 import { checkLength, SAMPLING_FLAGS, samplingOptions } from "./sample.ts";
@@ -32,16 +33,7 @@ import { Progress } from "./progress.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
   model: { type: "string", help: "model directory or training run (default: models/bundled)" },
-  data: {
-    type: "string",
-    help: "brown (embedded corpus) or a .txt/.jsonl/.jsonl.gz/.parquet file",
-    default: "brown",
-  },
-  "text-field": {
-    type: "string",
-    help: "field holding the text in JSONL/Parquet records",
-    default: "text",
-  },
+  ...DATA_FLAGS,
   split: { type: "string", help: "test or validation split of --data", default: "test" },
   batches: { type: "number", help: "perplexity batches to evaluate (0: all)", default: 8 },
   batch: { type: "number", help: "sequences per perplexity batch", default: 8 },

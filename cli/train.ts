@@ -27,20 +27,12 @@ import {
 import { Dit, ParamSet } from "@blockdiff/core/nn";
 import { Trainer } from "@blockdiff/core/train";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { DATA_FLAGS } from "./data_flags.ts";
 import { Progress } from "./progress.ts";
 import { parseClip, parseList } from "./parse.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
-  data: {
-    type: "string",
-    help: "brown (embedded corpus) or a .txt/.jsonl/.jsonl.gz/.parquet file",
-    default: "brown",
-  },
-  "text-field": {
-    type: "string",
-    help: "field holding the text in JSONL/Parquet records",
-    default: "text",
-  },
+  ...DATA_FLAGS,
   tokenizer: {
     type: "string",
     help: "gpt2, bert, bytes or a tokenizer.json path",

@@ -15,6 +15,7 @@ import { objectiveLoss } from "@blockdiff/core/train";
 import { evalBatches, formatTable } from "@blockdiff/core/eval";
 import { clipCandidates, type ClipInterval, ClipSearch } from "@blockdiff/schedules";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { DATA_FLAGS } from "./data_flags.ts";
 import { modelArg, readModel, toGpu } from "./model.ts";
 import { Progress } from "./progress.ts";
 
@@ -23,16 +24,7 @@ const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     help: "model directory or training run (its EMA weights; default: models/bundled)",
   },
-  data: {
-    type: "string",
-    help: "brown (embedded corpus) or a .txt/.jsonl/.jsonl.gz/.parquet file",
-    default: "brown",
-  },
-  "text-field": {
-    type: "string",
-    help: "field holding the text in JSONL/Parquet records",
-    default: "text",
-  },
+  ...DATA_FLAGS,
   split: { type: "string", help: "validation or test split of --data", default: "validation" },
   batches: { type: "number", help: "validation batches per window", default: 10 },
   batch: { type: "number", help: "sequences per batch", default: 8 },
