@@ -10,6 +10,7 @@
  */
 import { formatShape, type Gpu, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
 import src from "./attention.wgsl" with { type: "text" };
+import { placeholders, selectVariant } from "./_shared.ts";
 
 /**
  * A strided view of per-head vectors: element (batch b, position s, head h, lane i) is at
@@ -265,37 +266,8 @@ export function qkvOperands(
   return { q: view(0), k: view(1), v: view(2), headDim: d / heads };
 }
 
-interface Dummies {
-  lse: Tensor;
-  blocks: Tensor;
-}
-const dummies = new WeakMap<Gpu, Dummies>();
-
-/** Placeholders for the bindings a variant does not use (each binding must be a real buffer). */
-function dummy(gpu: Gpu): Dummies {
-  let d = dummies.get(gpu);
-  if (!d) {
-    d = { lse: Tensor.empty(gpu, [4]), blocks: Tensor.empty(gpu, [4], "i32") };
-    dummies.set(gpu, d);
-  }
-  return d;
-}
-
-/** Keeps the `//#if VEC … //#else … //#endif` section that applies. */
-function variant(code: string, vec: boolean): string {
-  const out: string[] = [];
-  let keep = true;
-  for (const line of code.split("\n")) {
-    const t = line.trim();
-    if (t === "//#if VEC") keep = vec;
-    else if (t === "//#else") keep = !vec;
-    else if (t === "//#endif") keep = true;
-    else if (keep) out.push(line);
-  }
-  return out.join("\n");
-}
-const SRC_VEC = variant(src, true);
-const SRC_SCALAR = variant(src, false);
+const SRC_VEC = selectVariant(src, true);
+const SRC_SCALAR = selectVariant(src, false);
 
 function checkOperand(name: string, op: AttentionOperand, a: AttentionArgs, seq: number): void {
   op.tensor.expectDtype("f32", `attention ${name}`);
@@ -445,10 +417,10 @@ export function attention(a: AttentionArgs): { out: Tensor; lse: Tensor | null }
     );
   }
   u.f32((a.scale ?? 1 / Math.sqrt(D)) * Math.LOG2E).u32(n).u32(Math.ceil(D / 4)).u32(0);
-  const dm = dummy(gpu);
+  const dm = placeholders(gpu);
   gpu.dispatch(
     kernel,
-    [a.q.tensor, a.k.tensor, a.v.tensor, out, lse ?? dm.lse, blocks.table ?? dm.blocks],
+    [a.q.tensor, a.k.tensor, a.v.tensor, out, lse ?? dm.f32, blocks.table ?? dm.i32],
     u.bytes(),
     [Math.ceil(seqQ / qt), heads, batch],
   );

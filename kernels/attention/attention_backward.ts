@@ -25,6 +25,7 @@ import {
   qkvOperands,
 } from "./attention.ts";
 import src from "./attention_backward.wgsl" with { type: "text" };
+import { placeholders, selectVariant } from "./_shared.ts";
 import statsSrc from "./attention_backward_stats.wgsl" with { type: "text" };
 
 /** Arguments of `attentionBackward` (the qkv-projection form). */
@@ -241,36 +242,8 @@ function tableRows(seqQ: number, seqK: number, qt: number): number {
   return seqQ + seqK + Math.ceil(seqQ / qt) + Math.ceil(seqK / qt);
 }
 
-interface Dummies {
-  f32: Tensor;
-}
-const dummies = new WeakMap<Gpu, Dummies>();
-
-/** Placeholders for bindings a dispatch does not use (each binding needs a real buffer). */
-function dummy(gpu: Gpu): Dummies {
-  let d = dummies.get(gpu);
-  if (!d) {
-    d = { f32: Tensor.empty(gpu, [4]) };
-    dummies.set(gpu, d);
-  }
-  return d;
-}
-
-/** Keeps the `//#if VEC … //#else … //#endif` section that applies. */
-function variant(code: string, vec: boolean): string {
-  const out: string[] = [];
-  let keep = true;
-  for (const line of code.split("\n")) {
-    const t = line.trim();
-    if (t === "//#if VEC") keep = vec;
-    else if (t === "//#else") keep = !vec;
-    else if (t === "//#endif") keep = true;
-    else if (keep) out.push(line);
-  }
-  return out.join("\n");
-}
-const SRC_VEC = variant(src, true);
-const SRC_SCALAR = variant(src, false);
+const SRC_VEC = selectVariant(src, true);
+const SRC_SCALAR = selectVariant(src, false);
 
 const WHAT = "attentionBackward";
 
@@ -417,7 +390,7 @@ export function attentionBackwardOperands(a: AttentionBackwardOperandArgs): Atte
   const qt = rowTile(gpu);
   // Uploaded before anything is recorded here (a first upload submits pending work).
   const table = maskTable(gpu, mask, seqQ, seqK, qt);
-  const dm = dummy(gpu);
+  const dm = placeholders(gpu);
 
   // 1. (lse·log2 e, Δ) per query row.
   const rows = batch * heads * seqQ;
