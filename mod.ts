@@ -23,5 +23,6 @@ export * from "./core/train/mod.ts";
 export * from "./core/sample/mod.ts";
 export * from "./core/eval/mod.ts";
 export * from "./kernels/mod.ts";
+export * from "./kernels/deno_entry.ts";
 export * from "./schedules/mod.ts";
 export * from "./web/mod.ts";

@@ -47,13 +47,29 @@ export async function timeGpu(gpu: Gpu, run: () => void, opts: TimeOptions = {})
   return times[Math.floor(times.length / 2)];
 }
 
-/** Prints one JSON line (numbers rounded to 4 significant digits). */
+const records: BenchRecord[] = [];
+
+/** Prints one JSON line (numbers rounded to 4 significant digits) and keeps it for the report. */
 export function emit(record: BenchRecord): void {
   const round = (v: unknown): unknown =>
     typeof v === "number" && Number.isFinite(v) && !Number.isInteger(v)
       ? Number(v.toPrecision(4))
       : v;
-  console.log(
-    JSON.stringify(Object.fromEntries(Object.entries(record).map(([k, v]) => [k, round(v)]))),
-  );
+  const r = Object.fromEntries(Object.entries(record).map(([k, v]) => [k, round(v)]));
+  records.push(r as BenchRecord);
+  console.log(JSON.stringify(r));
+}
+
+/** Every record emitted so far in this process, in order. */
+export function recorded(): readonly BenchRecord[] {
+  return records;
+}
+
+/** Writes a JSON report atomically (temp file, then rename), creating its folder. */
+export async function writeReport(path: string, report: unknown): Promise<void> {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(report, null, 1) + "\n");
+  await Deno.rename(tmp, path);
 }

@@ -5,21 +5,28 @@
  * tests: nothing here asserts a timing.
  */
 import { acquireGpu } from "@blockdiff/core/deno";
+import { loadOrTuneMatmul } from "@blockdiff/kernels/deno";
 import type { Gpu } from "@blockdiff/core";
-import { emit } from "./harness.ts";
+import { emit, recorded, writeReport } from "./harness.ts";
 import { benchMatmul } from "./kernels/matmul.ts";
 import { benchAttention } from "./kernels/attention.ts";
 import { benchCeiling } from "./kernels/ceiling.ts";
 import { benchAttentionBackward } from "./kernels/attention_backward.ts";
 import { benchTrain } from "./train.ts";
-import { benchE2e } from "./e2e.ts";
+import { benchE2e, type E2eOptions } from "./e2e.ts";
 import { benchWait } from "./kernels/wait.ts";
 import { benchReliability } from "./reliability.ts";
 
 export * from "./harness.ts";
+export type { Ceilings, E2eOptions, E2eSize } from "./e2e.ts";
+
+/** Options some suites read (the others ignore them). */
+export interface BenchOptions {
+  e2e?: E2eOptions;
+}
 
 /** A benchmark suite. */
-export type Suite = (gpu: Gpu) => Promise<void>;
+export type Suite = (gpu: Gpu, opts: BenchOptions) => Promise<void>;
 
 /** The suites by name; `kernels` runs the ceiling, matmul and attention benches. */
 export const SUITES: Record<string, Suite> = {
@@ -31,7 +38,7 @@ export const SUITES: Record<string, Suite> = {
   // Hostile files and kills run on the host (the kill scenario starts its own bd3 processes).
   reliability: async () => void await benchReliability(),
   train: (gpu) => benchTrain(gpu),
-  e2e: (gpu) => benchE2e(gpu),
+  e2e: (gpu, opts) => benchE2e(gpu, opts.e2e),
   // The matmul bench measures the ceiling first; attention reports its ratio to matmul 1024³.
   kernels: async (gpu) => {
     const { gflops1024 } = await benchMatmul(gpu);
@@ -40,13 +47,17 @@ export const SUITES: Record<string, Suite> = {
   },
 };
 
-/** Acquires a GPU, prints the adapter record and runs the named suites (all when empty). */
+/**
+ * Acquires a GPU, applies its cached matmul tuning (tuning once when there is none; see
+ * `loadOrTuneMatmul`), prints the adapter record and runs the named suites (all when empty).
+ */
 export async function runBenchSuites(
   names: string[],
-  opts: { adapter?: string } = {},
+  opts: { adapter?: string; report?: string } & BenchOptions = {},
 ): Promise<void> {
   using session = await acquireGpu({ adapter: opts.adapter });
   const { gpu } = session;
+  const tuning = await loadOrTuneMatmul(gpu, { log: (line) => console.error(line) });
   emit({
     bench: "adapter",
     case: gpu.info.name,
@@ -56,7 +67,22 @@ export async function runBenchSuites(
       ["shader-f16", "subgroups", "timestamp-query"].includes(f)
     ),
     cpus: navigator.hardwareConcurrency,
+    matmul_tuning: tuning.source,
   });
   const list = names.length ? names : ["kernels"];
-  for (const name of list) await SUITES[name](gpu);
+  const started = new Date().toISOString();
+  const first = recorded().length;
+  for (const name of list) await SUITES[name](gpu, opts);
+  if (opts.report) {
+    await writeReport(opts.report, {
+      adapter: { ...gpu.info },
+      features: [...gpu.device.features],
+      cpus: navigator.hardwareConcurrency,
+      suites: list,
+      options: opts.e2e ?? {},
+      started,
+      finished: new Date().toISOString(),
+      records: recorded().slice(first),
+    });
+  }
 }

@@ -25,7 +25,7 @@ function randomRows(count: number, length: number, seed: number): Int32Array[] {
 
 /** Options of the training bench. */
 export interface TrainBenchOptions {
-  sizes?: ("micro" | "tiny")[];
+  sizes?: ("micro" | "tiny" | "small")[];
   lengths?: number[];
   algos?: Algo[];
   batch?: number;
@@ -82,7 +82,12 @@ export async function benchTrain(gpu: Gpu, opts: TrainBenchOptions = {}): Promis
 }
 
 /** Vectorized [x_t ; x0] forward vs the naive two-pass forward, same model and tokens. */
-async function twoPass(gpu: Gpu, size: "micro" | "tiny", L: number, batch: number): Promise<void> {
+async function twoPass(
+  gpu: Gpu,
+  size: "micro" | "tiny" | "small",
+  L: number,
+  batch: number,
+): Promise<void> {
   const b = 16;
   const config = modelConfig({
     size,

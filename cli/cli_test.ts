@@ -13,7 +13,8 @@ const BUNDLED = new URL("../models/bundled/config.json", import.meta.url).pathna
 async function bd3(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
-    env: { NO_COLOR: "1" },
+    // BLOCKDIFF_TUNE=0: tests never tune kernels implicitly (nor touch the user's cache).
+    env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0" },
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -6,7 +6,7 @@
  * full self-test and says so; `--self-test` runs only the full self-test.
  * @module
  */
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireTunedGpu } from "./gpu.ts";
 import type { Gpu } from "@blockdiff/core";
 import { selfTest, type SelfTestResult } from "@blockdiff/kernels";
 import { generate } from "@blockdiff/core/sample";
@@ -73,7 +73,7 @@ export async function runDemo(argv: string[]): Promise<number> {
           (flags["self-test"] ? "(not --self-test)" : `(none at ${BUNDLED_MODEL}; give --model)`),
       );
     }
-    using session = await acquireGpu({ adapter: flags.adapter as string | undefined });
+    using session = await acquireTunedGpu(flags.adapter as string | undefined);
     if (!flags["self-test"] && !json) {
       console.log(
         `no bundled model at ${BUNDLED_MODEL}: running the kernel self-test only ` +
@@ -105,7 +105,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     throw new UsageError(`bd3 demo: ${config.algo} samples its model length ${config.length}`);
   }
 
-  using session = await acquireGpu({ adapter: flags.adapter as string | undefined });
+  using session = await acquireTunedGpu(flags.adapter as string | undefined);
   const { gpu } = session;
   const t0 = performance.now();
   const results = await selfTest(gpu, testSeed);

@@ -6,7 +6,7 @@
  * Prints a readable table; `--json` / `--out` give the same results as JSON.
  * @module
  */
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireTunedGpu } from "./gpu.ts";
 import { writeFileAtomic } from "@blockdiff/core/io";
 import { type ChunkSet, loadChunks, type Source, type Split } from "@blockdiff/core/data";
 import type { TokenBatch } from "@blockdiff/core/train";
@@ -204,7 +204,7 @@ export async function runEval(argv: string[]): Promise<number> {
     throw err(`--zero-shot ${zeroName} has no full ${config.length}-token chunk`);
   }
 
-  using session = await acquireGpu({ adapter: f.adapter as string | undefined });
+  using session = await acquireTunedGpu(f.adapter as string | undefined);
   using loaded = toGpu(session.gpu, host);
   using scorerModel = scorerHost ? toGpu(session.gpu, scorerHost) : null;
   note(`evaluating ${config.algo} from ${host.dir.dir} on ${session.gpu.info.name}`);

@@ -1,8 +1,11 @@
 /**
- * `bd3 info`: which adapter blockdiff runs on, its driver, limits and features.
+ * `bd3 info`: which adapter blockdiff runs on, its driver, limits and features, and the
+ * matmul kernel tuning cached for it (never tunes).
  * @module
  */
-import { acquireGpu, findSoftwareIcds, listAdapters } from "@blockdiff/core/deno";
+import { acquireGpu, findSoftwareIcds, listAdapters, tuneModeFromEnv } from "@blockdiff/core/deno";
+import { readCachedMatmulTuning } from "@blockdiff/kernels/deno";
+import { MATMUL_SHAPE_CLASSES } from "@blockdiff/kernels";
 import { type FlagSpec, formatFlags, parseArgs } from "./args.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -16,7 +19,7 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 /** Help text of `bd3 info`. */
-export const INFO_HELP = `bd3 info — show the GPU adapter blockdiff uses, its limits and features
+export const INFO_HELP = `bd3 info — show the adapter blockdiff uses, its limits, features, tuning
 
 Usage: bd3 info [flags]
 
@@ -48,6 +51,7 @@ export async function runInfo(argv: string[]): Promise<number> {
   using session = await acquireGpu({ adapter: flags.adapter as string | undefined });
   const { gpu } = session;
   const limits = Object.fromEntries(LIMITS.map((k) => [k, gpu.device.limits[k]]));
+  const tuning = await readCachedMatmulTuning(gpu);
   const report = {
     adapter: gpu.info.name,
     vendor: gpu.info.vendor,
@@ -60,6 +64,7 @@ export async function runInfo(argv: string[]): Promise<number> {
     limits,
     softwareDrivers: findSoftwareIcds(),
     adapters: flags.list ? await listAdapters() : undefined,
+    matmulTuning: { file: tuning.path, mode: tuneModeFromEnv(), table: tuning.table },
   };
   if (flags.json) {
     console.log(JSON.stringify(report, null, 2));
@@ -72,9 +77,39 @@ export async function runInfo(argv: string[]): Promise<number> {
   console.log(`features     ${report.features.join(", ")}`);
   console.log("limits");
   for (const [k, v] of Object.entries(limits)) console.log(`  ${k.padEnd(36)}${v}`);
+  printTuning(report.matmulTuning);
   if (report.adapters) {
     console.log("adapters Dawn can see");
     for (const a of report.adapters) console.log(`  ${a}`);
   }
   return 0;
+}
+
+/** Prints the cached matmul tuning: the variant per shape class and each candidate's ms. */
+function printTuning(
+  t: {
+    file: string | null;
+    mode: string;
+    table: Awaited<ReturnType<typeof readCachedMatmulTuning>>["table"];
+  },
+): void {
+  const off = t.mode === "off" ? "; BLOCKDIFF_TUNE=0: not used" : "";
+  if (!t.table) {
+    console.log(
+      `matmul tuning none cached${
+        t.file ? ` (${t.file}; measured by the first command that runs a model)` : ""
+      }${off}`,
+    );
+    return;
+  }
+  console.log(`matmul tuning ${t.file}  (tuned ${t.table.tunedAt}${off})`);
+  for (const cls of MATMUL_SHAPE_CLASSES) {
+    const c = t.table.classes[cls];
+    if (!c) {
+      console.log(`  ${cls.padEnd(17)}(fixed rules)`);
+      continue;
+    }
+    const ms = Object.entries(c.ms).map(([v, ms]) => `${v} ${ms.toFixed(2)} ms`).join(", ");
+    console.log(`  ${cls.padEnd(17)}${c.variant.padEnd(17)}${ms}`);
+  }
 }

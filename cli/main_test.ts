@@ -5,7 +5,8 @@ const MAIN = new URL("./main.ts", import.meta.url).pathname;
 async function bd3(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
+    // BLOCKDIFF_TUNE=0: tests never tune kernels implicitly (nor touch the user's cache).
+    env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();

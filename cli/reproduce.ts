@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireTunedGpu } from "./gpu.ts";
 import type { Gpu } from "@blockdiff/core";
 import { type Algo, loadModelDir, type ModelConfig, modelConfig } from "@blockdiff/core/io";
 import {
@@ -292,7 +292,7 @@ export async function runReproduce(argv: string[]): Promise<number> {
   const seed = flags.seed as number;
   const outDir = flags.out as string;
   const started = performance.now();
-  using session = await acquireGpu({ adapter: flags.adapter as string | undefined });
+  using session = await acquireTunedGpu(flags.adapter as string | undefined);
   const { gpu } = session;
   const tok = await loadTokenizer(p.tokenizer);
   console.error(`reproduce (${p.name} profile) on ${gpu.info.name}`);

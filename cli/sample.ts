@@ -6,7 +6,7 @@
  * terminal view of the denoising. Reports the network calls (NFE) and tokens per second.
  * @module
  */
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireTunedGpu, prepareForSampling } from "./gpu.ts";
 import type { ModelConfig } from "@blockdiff/core/io";
 import { generate, type GenerateOptions, type GenerateResult } from "@blockdiff/core/sample";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
@@ -264,8 +264,9 @@ export async function runSample(argv: string[]): Promise<number> {
   const length = (f.length as number | undefined) ?? config.length;
   checkLength(length, config, promptIds.length + 1, "sample");
 
-  using session = await acquireGpu({ adapter: f.adapter as string | undefined });
+  using session = await acquireTunedGpu(f.adapter as string | undefined);
   using loaded = toGpu(session.gpu, host);
+  await prepareForSampling(loaded.model);
   const json = Boolean(f.json);
   const live = Boolean(f.live);
   const runs: GenerateResult[] = [];

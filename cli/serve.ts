@@ -3,7 +3,7 @@
  * training curves) and the JSON API on loopback (or the given host).
  * @module
  */
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireTunedGpu } from "./gpu.ts";
 import { buildBrowserBundle, createApp, DEFAULT_LIMITS } from "@blockdiff/web";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 
@@ -87,7 +87,7 @@ export async function runServe(argv: string[]): Promise<number> {
     ? await Deno.readTextFile(flags["app-js"] as string)
     : await buildBrowserBundle();
   const adapter = flags.adapter as string | undefined;
-  let session = await acquireGpu({ adapter });
+  let session = await acquireTunedGpu(adapter);
   const app = createApp({
     gpu: session.gpu,
     // A lost device (driver reset, GPU fault) is replaced; the server keeps serving.
@@ -97,7 +97,7 @@ export async function runServe(argv: string[]): Promise<number> {
       } catch {
         // the lost device may refuse to be destroyed; it is dropped either way
       }
-      session = await acquireGpu({ adapter });
+      session = await acquireTunedGpu(adapter);
       return session.gpu;
     },
     models,

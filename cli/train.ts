@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireTunedGpu } from "./gpu.ts";
 import {
   type Algo,
   IoError,
@@ -184,7 +184,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     );
   }
 
-  using session = await acquireGpu({ adapter: f.adapter as string | undefined });
+  using session = await acquireTunedGpu(f.adapter as string | undefined);
   const { gpu } = session;
   const init = f.init ? await loadModelDir(f.init as string) : null;
   const sizeName = f.size as string;

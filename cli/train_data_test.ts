@@ -50,7 +50,7 @@ async function train(dataPath: string, out: string, extra: string[] = []) {
       "--json",
       ...extra,
     ],
-    env: { NO_COLOR: "1", BLOCKDIFF_CACHE: join(out, "cache") },
+    env: { NO_COLOR: "1", BLOCKDIFF_CACHE: join(out, "cache"), BLOCKDIFF_TUNE: "0" },
     stdout: "piped",
     stderr: "piped",
   }).output();

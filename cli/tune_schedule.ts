@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireTunedGpu } from "./gpu.ts";
 import { writeFileAtomic } from "@blockdiff/core/io";
 import { loadChunks, type Split } from "@blockdiff/core/data";
 import { newGraph } from "@blockdiff/core/nn";
@@ -126,7 +126,7 @@ export async function runTuneSchedule(argv: string[]): Promise<number> {
   }
   const list = [...evalBatches(chunks, batch)].slice(0, batches);
 
-  using session = await acquireGpu({ adapter: f.adapter as string | undefined });
+  using session = await acquireTunedGpu(f.adapter as string | undefined);
   using loaded = toGpu(session.gpu, host);
   const search = new ClipSearch(candidates, list.length);
   if (!quiet) {

@@ -15,7 +15,7 @@ import {
   readHfConfig,
   resolveModelDir,
 } from "@blockdiff/core/io";
-import { Dit, ParamSet } from "@blockdiff/core/nn";
+import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/core/nn";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/core/data";
 
 /** Names a model may have: no separators, no leading dot. */
@@ -187,7 +187,10 @@ export class ModelRegistry implements Disposable {
     const m = await loadModelDir(f.dir);
     const tokenizer = await loadTokenizer(m.meta.tokenizer);
     const params = ParamSet.fromHost(gpu, m.config, m.tensors, name);
-    const loaded = { info: f.info, dit: new Dit(gpu, params), tokenizer };
+    const dit = new Dit(gpu, params);
+    // Sampling GEMVs read half the bytes from f16 weight copies where that pays (GPUs).
+    if (halfWeightsPay(gpu)) await dit.useHalfWeights();
+    const loaded = { info: f.info, dit, tokenizer };
     this.#loaded.set(name, loaded);
     return loaded;
   }

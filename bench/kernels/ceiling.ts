@@ -1,7 +1,8 @@
 /**
  * What the adapter can do at best, so kernel numbers can be read as fractions of it: the pure
- * vec4 multiply-add rate (no memory traffic), buffer-to-buffer copy bandwidth and the cost of
- * one dispatch inside a batched submission.
+ * vec4 multiply-add rate (no memory traffic), buffer-to-buffer copy bandwidth, the rate at which
+ * a shader streams a buffer (the bound of every weight-reading GEMV) and the cost of one
+ * dispatch inside a batched submission.
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
@@ -26,6 +27,24 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   sink[gid.x] = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
 }`;
 
+// Streams a buffer through a shader, the way a GEMV reads a weight matrix: each invocation sums
+// its own contiguous run of vec4s (ROW: the pattern of one invocation per weight row) or the
+// lanes of a workgroup read neighbouring vec4s (interleaved: the coalesced GPU pattern).
+const READ_WGSL = (row: boolean) => `
+struct P { perInv: u32, total: u32, _a: u32, _b: u32 }
+@group(0) @binding(0) var<storage, read> src: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> sink: array<vec4f>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  var s = vec4f(0.0);
+  let invs = nw.x * 64u;
+  for (var i = 0u; i < p.perInv; i++) {
+    ${row ? "s += src[gid.x * p.perInv + i];" : "s += src[i * invs + gid.x];"}
+  }
+  sink[gid.x] = s;
+}`;
+
 const NOOP_WGSL = `
 @group(0) @binding(0) var<storage, read_write> sink: array<u32>;
 @compute @workgroup_size(1)
@@ -38,7 +57,7 @@ fn main() { sink[0] = sink[0] + 1u; }`;
  */
 export async function benchCeiling(
   gpu: Gpu,
-): Promise<{ fmaGflops: number; copyGbps: number; dispatchUs: number }> {
+): Promise<{ fmaGflops: number; copyGbps: number; readGbps: number; dispatchUs: number }> {
   const device = gpu.device;
   const groups = gpu.info.isSoftware ? 64 : 4096;
   const iters = gpu.info.isSoftware ? 4096 : 65536;
@@ -73,6 +92,35 @@ export async function benchCeiling(
   const copyGbps = bytes / copyMs / 1e6;
   emit({ bench: "ceiling", case: "buffer copy 64 MiB", ms: copyMs, gbps: copyGbps });
 
+  // What a shader can read: 64 MiB summed by 16384 invocations, in both access patterns.
+  const readSrc = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE });
+  const invocations = 16384;
+  const readSink = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE });
+  const ru = new Uint32Array([bytes / 16 / invocations, bytes / 16, 0, 0]);
+  let readGbps = 0;
+  for (const row of [true, false]) {
+    const k = await gpu.compile({
+      name: row ? "ceiling_read_rows" : "ceiling_read_interleaved",
+      code: READ_WGSL(row),
+      bindings: ["read", "write", "uniform"],
+    });
+    const ms = await timeGpu(
+      gpu,
+      () => gpu.dispatch(k, [{ buffer: readSrc }, { buffer: readSink }], ru, [invocations / 64]),
+      { iters: 5 },
+    );
+    const gbps = bytes / ms / 1e6;
+    readGbps = Math.max(readGbps, gbps);
+    emit({
+      bench: "ceiling",
+      case: `shader read 64 MiB (${row ? "a row per invocation" : "interleaved lanes"})`,
+      ms,
+      gbps,
+    });
+  }
+  readSrc.destroy();
+  readSink.destroy();
+
   // Overhead per dispatch: 200 trivial dispatches in one submission, less one submission of 1.
   const noop = await gpu.compile({ name: "ceiling_noop", code: NOOP_WGSL, bindings: ["write"] });
   const counter = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
@@ -92,5 +140,5 @@ export async function benchCeiling(
   });
 
   for (const b of [sink, src, dst, counter]) b.destroy();
-  return { fmaGflops, copyGbps, dispatchUs };
+  return { fmaGflops, copyGbps, readGbps, dispatchUs };
 }

@@ -2,12 +2,23 @@
  * Matmul benchmark: every kernel variant against the naive kernel and TensorFlow.js's WebGPU
  * backend running on the same `GPUDevice`, at 512³, 1024³ and the vocabulary projection of a
  * small model (M = 256 tokens, K = 128, N = 50258, weight stored [N, K]). Each result is
- * checked against a float64 dot product before it is timed.
+ * checked against a float64 dot product before it is timed. Then a fresh `tuneMatmul` run:
+ * one line per shape class with the variant it chose and each candidate's milliseconds.
  * @module
  */
 import { type Gpu, Tensor } from "@blockdiff/core";
 import { Rng } from "@blockdiff/core/testing";
-import { matmul, matmulNaive, type MatmulVariant, matmulVariantFor } from "@blockdiff/kernels";
+import {
+  matmul,
+  MATMUL_SHAPE_CLASSES,
+  matmulNaive,
+  matmulRuleVariant,
+  type MatmulTuning,
+  type MatmulTuningShape,
+  type MatmulVariant,
+  matmulVariantFor,
+  tuneMatmul,
+} from "@blockdiff/kernels";
 import { benchCeiling } from "./ceiling.ts";
 import { emit, timeGpu } from "../harness.ts";
 
@@ -225,7 +236,46 @@ export async function benchMatmul(gpu: Gpu): Promise<{ gflops1024: number }> {
       });
     }
   }
+  await benchMatmulTuning(gpu);
   return { gflops1024 };
+}
+
+const fmtShape = (s: MatmulTuningShape) => `M${s.m} K${s.k} N${s.n}${s.transB ? " (transB)" : ""}`;
+
+/**
+ * Tunes matmul afresh on this adapter (`tuneMatmul`; the registered table is left alone) and
+ * prints one line per shape class: the chosen variant and its ms (summed over the class's
+ * products), every candidate's ms, the fixed rules' pick and what `matmulVariantFor` picks
+ * now (the registered table's choice when one applies, else the rules').
+ */
+export async function benchMatmulTuning(gpu: Gpu): Promise<MatmulTuning> {
+  const t0 = performance.now();
+  const table = await tuneMatmul(gpu);
+  const tuningS = (performance.now() - t0) / 1000;
+  for (const cls of MATMUL_SHAPE_CLASSES) {
+    const c = table.classes[cls];
+    if (!c) {
+      emit({ bench: "matmul-tuning", case: cls, ms: NaN, skipped: "no candidate passed" });
+      continue;
+    }
+    const s = c.shapes[0];
+    const hint = { transB: s.transB, k: s.k };
+    emit({
+      bench: "matmul-tuning",
+      case: cls,
+      kernel: c.variant,
+      ms: c.ms[c.variant] ?? NaN,
+      candidates_ms: Object.fromEntries(
+        Object.entries(c.ms).map(([v, ms]) => [v, Number(ms.toPrecision(4))]),
+      ),
+      rule: matmulRuleVariant(gpu, s.m, hint),
+      active: matmulVariantFor(gpu, s.m, hint),
+      shapes: c.shapes.map(fmtShape).join(" + "),
+      failed: c.failed,
+      tuning_s: tuningS,
+    });
+  }
+  return table;
 }
 
 if (import.meta.main) {

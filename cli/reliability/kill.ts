@@ -94,7 +94,9 @@ class TrainProcess {
       args,
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      // Fixed kernel rules: the scenario tests crash safety, and must not tune or write the
+      // user's tuning cache from a process it kills.
+      env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0" },
     }).spawn();
     this.#pump = this.#read();
     this.#stderr = new Response(this.child.stderr).text();

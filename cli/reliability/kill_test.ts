@@ -82,7 +82,7 @@ Deno.test("bd3 train with an unusable --out: one line, non-zero exit", async () 
     const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", main, "train", ...TRAIN_ARGS, "--out", out],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0" },
     }).output();
     const err = new TextDecoder().decode(stderr).trim();
     assert.notEqual(code, 0);

@@ -117,6 +117,7 @@ export class Gpu {
   #uncaptured: string | null = null;
   #submissions = 0;
   #dispatches = 0;
+  #profile: ProfileState | null = null;
 
   constructor(device: GPUDevice, info: GpuInfo) {
     this.device = device;
@@ -275,15 +276,75 @@ export class Gpu {
         `kernel ${kernel.label}: ${resources.length} resources given, ${r} storage bindings declared`,
       );
     }
-    const pass = this.#beginPass();
+    const pass = this.#profile ? this.#profiledPass(kernel.label) : this.#beginPass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(
       0,
       this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.label }),
     );
     pass.dispatchWorkgroups(x, y, z);
+    if (this.#profile) this.#endPass();
     this.#batchLabels.push(kernel.label);
     this.#dispatches++;
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU (needs `timestamp-query`): each dispatch then gets
+   * its own compute pass with timestamps, which adds a little overhead per dispatch. `stop()`
+   * on the returned handle waits for the work and returns the time per kernel label.
+   */
+  profile(): { stop(): Promise<KernelTime[]> } {
+    if (!this.features.timestampQuery) {
+      throw new KernelError(`${this.info.name} offers no timestamp-query: cannot profile kernels`);
+    }
+    if (this.#profile) throw new KernelError("a kernel profile is already running");
+    this.flush();
+    const state: ProfileState = {
+      querySet: this.device.createQuerySet({ type: "timestamp", count: PROFILE_QUERIES }),
+      labels: [],
+      done: [],
+    };
+    this.#profile = state;
+    return {
+      stop: async () => {
+        this.flush();
+        this.#profile = null;
+        await settle(this.device.queue.onSubmittedWorkDone());
+        const totals = new Map<string, KernelTime>();
+        for (const batch of state.done) {
+          await settle(batch.buffer.mapAsync(GPUMapMode.READ));
+          const t = new BigUint64Array(batch.buffer.getMappedRange().slice(0));
+          batch.buffer.destroy();
+          batch.resolved.destroy();
+          batch.labels.forEach((label, i) => {
+            const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+            const e = totals.get(label) ?? { label, count: 0, ms: 0 };
+            e.count++;
+            e.ms += Math.max(ms, 0);
+            totals.set(label, e);
+          });
+        }
+        state.querySet.destroy();
+        await this.#drainChecks();
+        return [...totals.values()].sort((a, b) => b.ms - a.ms);
+      },
+    };
+  }
+
+  #profiledPass(label: string): GPUComputePassEncoder {
+    const prof = this.#profile!;
+    if (prof.labels.length * 2 >= PROFILE_QUERIES) this.flush();
+    const encoder = this.#endPass();
+    const i = prof.labels.length;
+    prof.labels.push(label);
+    this.#pass = encoder.beginComputePass({
+      timestampWrites: {
+        querySet: prof.querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+    return this.#pass;
   }
 
   /** Records a buffer-to-buffer copy in the current batch. */
@@ -310,6 +371,23 @@ export class Gpu {
     if (!this.#encoder) return;
     this.assertAlive();
     const encoder = this.#endPass();
+    const prof = this.#profile;
+    if (prof && prof.labels.length > 0) {
+      // Resolve this batch's timestamps now: the query set is reused by the next batch.
+      const bytes = prof.labels.length * 16;
+      const resolved = this.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+      const readback = this.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      encoder.resolveQuerySet(prof.querySet, 0, prof.labels.length * 2, resolved, 0);
+      encoder.copyBufferToBuffer(resolved, 0, readback, 0, bytes);
+      prof.done.push({ labels: prof.labels, buffer: readback, resolved });
+      prof.labels = [];
+    }
     if (this.#arenaUsed > 0) {
       this.device.queue.writeBuffer(this.#arena, 0, this.#arenaMirror, 0, this.#arenaUsed);
       this.#arenaUsed = 0;
@@ -387,6 +465,23 @@ export class Gpu {
     this.#arena.destroy();
     this.device.destroy();
   }
+}
+
+/** GPU time of one kernel label over a profile (see `Gpu.profile`). */
+export interface KernelTime {
+  label: string;
+  /** Dispatches timed. */
+  count: number;
+  /** Total GPU milliseconds. */
+  ms: number;
+}
+
+const PROFILE_QUERIES = 2048;
+
+interface ProfileState {
+  querySet: GPUQuerySet;
+  labels: string[];
+  done: { labels: string[]; buffer: GPUBuffer; resolved: GPUBuffer }[];
 }
 
 function summarize(labels: string[]): string {

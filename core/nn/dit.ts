@@ -22,6 +22,8 @@ import {
   linearGelu,
   norm,
   rope,
+  setHalfWeight,
+  trailingRows,
 } from "./ops.ts";
 import {
   attention,
@@ -52,9 +54,23 @@ export interface ForwardInput {
   idsHost?: Int32Array | null;
   /** Per-sequence σ `[B]` for time-conditioned models (SEDD); zeros are used otherwise. */
   sigma?: Tensor | null;
+  /**
+   * Inference: project only the last `logitsRows` positions to the vocabulary (samplers need
+   * the current block's rows; the whole window's logits can exceed a storage binding).
+   */
+  logitsRows?: number;
   /** Dropout stream: seed and a per-step offset (training only). */
   dropoutSeed?: number;
   dropoutOffset?: number;
+}
+
+/**
+ * Whether f16 weight copies (`Dit.useHalfWeights`) pay on this adapter: on hardware with
+ * `shader-f16`, where the sampling GEMVs are bound by weight bandwidth; not on CPU drivers,
+ * where f16 loads measured no faster than f32 (lavapipe).
+ */
+export function halfWeightsPay(gpu: Gpu): boolean {
+  return gpu.features.f16 && !gpu.info.isSoftware;
 }
 
 /** The backbone bound to its parameters. */
@@ -66,6 +82,7 @@ export class Dit implements Disposable {
   readonly #rotary: RotaryTable;
   readonly #blockTables = new Map<string, BlockTable>();
   #zeroSigma: Tensor | null = null;
+  #half = false;
 
   constructor(gpu: Gpu, params: ParamSet) {
     this.gpu = gpu;
@@ -154,6 +171,85 @@ export class Dit implements Disposable {
 
   /** Runs the backbone; returns logits `[B, S′, V]` (S′ = L for bdTrain, else S). */
   forward(g: Graph, input: ForwardInput, mode: ForwardMode): Var {
+    const { h, cvec, half } = this.#trunk(g, input, mode, null);
+    if (mode.kind === "bdTrain") return this.#head(g, leadingRows(g, h, half), cvec);
+    const rows = input.logitsRows;
+    return this.#head(g, rows !== undefined && rows < half ? trailingRows(g, h, rows) : h, cvec);
+  }
+
+  /**
+   * The backbone without the output layer (inference): hidden states `[B, S, d]` and the
+   * conditioning vector the output layer's adaLN needs. With `logits`, this lets a caller
+   * project a long sequence to the vocabulary in row chunks (`logitsRowsPerChunk`).
+   */
+  hidden(g: Graph, input: ForwardInput, mode: ForwardMode): { h: Var; cvec: Var | null } {
+    if (g.grad) throw new ShapeError("hidden is for inference: build the graph with grad: false");
+    if (mode.kind === "bdTrain") throw new ShapeError("hidden: bdTrain mode is for training");
+    const { h, cvec } = this.#trunk(g, input, mode, null);
+    return { h, cvec };
+  }
+
+  /** Final LayerNorm (adaLN) and output layer over hidden states `[B, S, d]`: `[B, S, V]`. */
+  logits(g: Graph, h: Var, cvec: Var | null): Var {
+    return this.#head(g, h, cvec);
+  }
+
+  /**
+   * Positions per row chunk whose logits `[B, rows, V]` fit one storage binding (f32): a long
+   * sequence times a large vocabulary (1024 × 50258 × 4 bytes = 206 MB) can exceed the
+   * adapter's limit (128 MiB on some), and is then projected chunk by chunk.
+   */
+  logitsRowsPerChunk(batch: number): number {
+    const limit = this.gpu.device.limits.maxStorageBufferBindingSize;
+    return Math.max(1, Math.floor(limit / (batch * this.config.vocab * 4)));
+  }
+
+  /**
+   * Prefills empty KV caches with a prompt in one pass (inference only): the prompt `[B, S]`
+   * runs through the backbone with the block-causal mask of `blockSize` (AR models: pass
+   * `blockSize` 1, the causal mask), every layer's keys and values are appended to its cache
+   * and committed as blocks of `blockSize`. This leaves the caches exactly as committing the
+   * prompt block by block with `forwardCached` would, at the cost of one pass instead of S/b.
+   * Returns the logits of the last `logitsRows` positions `[B, logitsRows, V]` (default 0:
+   * none are computed, which skips the vocabulary projection of the whole prompt).
+   */
+  prefill(
+    g: Graph,
+    ids: Tensor,
+    caches: readonly KvCache[],
+    opts: { blockSize: number; sigma?: Tensor | null; logitsRows?: number },
+  ): Var | null {
+    if (g.grad) throw new ShapeError("prefill is for inference: build the graph with grad: false");
+    const [batch, seq] = ids.shape;
+    const c = this.config;
+    if (caches.length !== c.blocks) {
+      throw new ShapeError(`prefill: ${caches.length} caches for ${c.blocks} blocks`);
+    }
+    for (const cache of caches) {
+      if (cache.length !== 0 || cache.batch !== batch || seq > cache.capacity) {
+        throw new ShapeError(
+          `prefill: needs empty caches of batch ${batch} and capacity ≥ ${seq} (have length ` +
+            `${cache.length}, batch ${cache.batch}, capacity ${cache.capacity}); reset them first`,
+        );
+      }
+    }
+    const mode: ForwardMode = opts.blockSize === 1
+      ? { kind: "causal" }
+      : { kind: "blockCausal", blockSize: opts.blockSize };
+    const { h, cvec } = this.#trunk(g, { ids, sigma: opts.sigma }, mode, caches);
+    for (const cache of caches) cache.commit(opts.blockSize);
+    const rows = opts.logitsRows ?? 0;
+    if (rows === 0) return null;
+    return this.#head(g, rows === seq ? h : trailingRows(g, h, rows), cvec);
+  }
+
+  /** Embedding and the N blocks; with `caches`, every layer's K and V are appended to them. */
+  #trunk(
+    g: Graph,
+    input: ForwardInput,
+    mode: ForwardMode,
+    caches: readonly KvCache[] | null,
+  ): { h: Var; cvec: Var | null; half: number } {
     const c = this.config;
     const p = this.params;
     const [batch, seq] = input.ids.shape;
@@ -186,6 +282,7 @@ export class Dit implements Disposable {
       const qkv = rope(g, linear(g, a, p.get(pre + "attn_qkv.weight"), null), this.#rotary, {
         posPeriod: half, // x_t token i and x0 token i share position i (spec 2.1)
       }); // [B, S, 3d]
+      caches?.[i].writeQkv(qkv.value);
       const o = attend(g, qkv, c.heads, mask); // [B, S, d]
       const r = drop(
         g,
@@ -207,7 +304,12 @@ export class Dit implements Disposable {
       );
       h = addGated(g, h, m2, mod ? { mod, chunk: 5 } : null);
     }
-    if (mode.kind === "bdTrain") h = leadingRows(g, h, half); // only x_t rows produce logits
+    return { h, cvec, half };
+  }
+
+  /** Final LayerNorm with adaLN and the untied output layer: logits `[B, S, V]`. */
+  #head(g: Graph, h: Var, cvec: Var | null): Var {
+    const p = this.params;
     const fmod = cvec
       ? linear(
         g,
@@ -304,26 +406,36 @@ export class Dit implements Disposable {
       h = addGated(g, h, m2, mod ? { mod, chunk: 5 } : null);
     }
     if (opts.commit) { for (const cache of caches) cache.commit(); }
-    const fmod = cvec
-      ? linear(
-        g,
-        cvec,
-        p.get("backbone.output_layer.adaLN_modulation.weight"),
-        p.get("backbone.output_layer.adaLN_modulation.bias"),
-      )
-      : null;
-    const z = norm(
-      g,
-      h,
-      p.get("backbone.output_layer.norm_final.weight"),
-      fmod ? { mod: fmod, shift: 0, scale: 1 } : null,
+    return this.#head(g, h, cvec);
+  }
+
+  /**
+   * Keeps f16 copies of the Linear weights for inference (needs `shader-f16`; returns false
+   * without it). Grad-free products of at most 4 rows (the sampling GEMVs) then read half the
+   * bytes, accumulating in f32; logits move by about 1e-3 relative. The copies are taken now:
+   * call again after the parameters change, or `useHalfWeights(false)` to drop them.
+   */
+  async useHalfWeights(on = true): Promise<boolean> {
+    const linears = this.params.list.filter((p) =>
+      // The f16 row-dot kernel reads K four at a time.
+      p.shape.length === 2 && p.name.endsWith(".weight") && !p.name.includes("vocab_embed") &&
+      p.shape[1] % 4 === 0
     );
-    return linear(
-      g,
-      z,
-      p.get("backbone.output_layer.linear.weight"),
-      p.get("backbone.output_layer.linear.bias"),
-    );
+    if (!on || !this.gpu.features.f16) {
+      for (const p of linears) setHalfWeight(p, null);
+      this.#half = false;
+      return false;
+    }
+    for (const p of linears) {
+      setHalfWeight(p, Tensor.from(this.gpu, await p.value.readFloat(), p.shape, "f16"));
+    }
+    this.#half = true;
+    return true;
+  }
+
+  /** Whether f16 weight copies are in use (see `useHalfWeights`). */
+  get halfWeights(): boolean {
+    return this.#half;
   }
 
   /** Releases the model's own tables (not the parameters). */
@@ -332,6 +444,10 @@ export class Dit implements Disposable {
     for (const t of this.#blockTables.values()) t.dispose();
     this.#blockTables.clear();
     this.#zeroSigma?.dispose();
+    if (this.#half) {
+      for (const p of this.params.list) setHalfWeight(p, null);
+      this.#half = false;
+    }
   }
 
   [Symbol.dispose](): void {

@@ -66,13 +66,45 @@ export function embed(g: Graph, ids: Tensor, idsHost: Int32Array | null, table: 
   return out;
 }
 
+/**
+ * Half-precision copies of Linear weights for inference (see `Dit.useHalfWeights`): when a
+ * product needs no gradient and has few rows (the row-dot GEMV of sampling), `linear` reads the
+ * f16 copy, half the bytes of the f32 weight. Keyed by the parameter object.
+ */
+const halfWeights = new WeakMap<Param, Tensor>();
+
+/** Registers (or with null, drops) the f16 copy `linear` may use for `weight`. */
+export function setHalfWeight(weight: Param, half: Tensor | null): void {
+  const old = halfWeights.get(weight);
+  if (old && old !== half) old.dispose();
+  if (half) halfWeights.set(weight, half);
+  else halfWeights.delete(weight);
+}
+
+/** Rows up to which the f16 copy is used (the row-dot kernel's M). */
+const HALF_MAX_ROWS = 4;
+
+/** The weight tensor a grad-free product of `rows` rows reads. */
+function weightFor(weight: Param, rows: number, grad: boolean): Tensor {
+  if (grad || rows > HALF_MAX_ROWS) return weight.value;
+  return halfWeights.get(weight) ?? weight.value;
+}
+
+function rowsOf(x: Var): number {
+  return x.value.size / x.shape[x.shape.length - 1];
+}
+
 /** `x · Wᵀ + b` with W `[out, in]` (a PyTorch Linear). */
 export function linear(g: Graph, x: Var, weight: Param, bias: Param | null): Var {
+  const grad = g.needsGrad(x, weight, bias);
   const out = g.wrap(
-    matmul(x.value, weight.value, { transB: true, bias: bias?.value ?? null }),
+    matmul(x.value, weightFor(weight, rowsOf(x), grad), {
+      transB: true,
+      bias: bias?.value ?? null,
+    }),
     true,
   );
-  if (g.needsGrad(x, weight, bias)) {
+  if (grad) {
     g.onBackward(() => {
       const dy = out.grad;
       if (!dy) return;
@@ -105,7 +137,11 @@ export function linear(g: Graph, x: Var, weight: Param, bias: Param | null): Var
 export function linearGelu(g: Graph, x: Var, weight: Param, bias: Param | null): Var {
   if (g.needsGrad(x, weight, bias)) return act(g, linear(g, x, weight, bias), "gelu");
   return g.wrap(
-    matmul(x.value, weight.value, { transB: true, bias: bias?.value ?? null, gelu: true }),
+    matmul(x.value, weightFor(weight, rowsOf(x), false), {
+      transB: true,
+      bias: bias?.value ?? null,
+      gelu: true,
+    }),
     false,
   );
 }
@@ -282,6 +318,41 @@ export function leadingRows(g: Graph, x: Var, keep: number): Var {
     });
   }
   return v;
+}
+
+/**
+ * The last `keep` of S rows of `x` `[B, S, d]` as a new `[B, keep, d]` (inference only: no
+ * gradient flows back). Used to project only the positions whose logits are wanted.
+ */
+export function trailingRows(g: Graph, x: Var, keep: number): Var {
+  return rowRange(g, x, x.shape[1] - keep, keep);
+}
+
+/**
+ * Rows [start, start + count) of every batch row of `x` `[B, S, d]` as a new `[B, count, d]`
+ * (inference only: no gradient flows back).
+ */
+export function rowRange(g: Graph, x: Var, start: number, count: number): Var {
+  const [batch, seq, width] = x.shape;
+  if (
+    !(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 &&
+      start + count <= seq)
+  ) {
+    throw new ShapeError(`rowRange: rows [${start}, ${start + count}) do not fit ${seq} rows`);
+  }
+  if (g.needsGrad(x)) throw new ShapeError("rowRange is for inference (no gradient)");
+  const out = Tensor.empty(g.gpu, [batch, count, width]);
+  const rowBytes = count * width * 4;
+  for (let b = 0; b < batch; b++) {
+    g.gpu.copy(
+      x.value.buffer,
+      x.value.offset + (b * seq + start) * width * 4,
+      out.buffer,
+      b * rowBytes,
+      rowBytes,
+    );
+  }
+  return g.wrap(out, true);
 }
 
 /** What a token loss is computed from. */

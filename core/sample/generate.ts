@@ -73,6 +73,11 @@ export interface GenerateOptions {
   /** Live progress. */
   onStep?: (e: StepEvent) => void | Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Sample token ids on the device and read back only those (default true); false reads the
+   * probabilities back and draws on the host (the path whose tokens tests pin per seed).
+   */
+  deviceDraws?: boolean;
 }
 
 /** What {@link generate} produced. */
@@ -98,6 +103,8 @@ export interface GenerateResult {
   stopReasons: (string | null)[];
   rejected: boolean[];
   seconds: number;
+  /** Of `seconds`, the time spent on the prompt before decoding began (0 without a prompt). */
+  prefillSeconds: number;
   /** Generated tokens of all rows per second. */
   tokensPerSecond: number;
 }
@@ -151,6 +158,7 @@ export async function generate(
     minStopLength: opts.minStopLength,
     onStep: opts.onStep,
     signal: opts.signal,
+    deviceDraws: opts.deviceDraws,
   };
   const kv = opts.kvCache ?? true;
   const window = opts.window ?? c.length;
@@ -172,7 +180,7 @@ export async function generate(
         prefixChunk: c.blockSize,
       });
     } else {
-      const d = new WindowBlockDenoiser(model, batch, { window });
+      using d = new WindowBlockDenoiser(model, batch, { window });
       result = await semiArSample(d, {
         ...common,
         inner,
@@ -184,7 +192,8 @@ export async function generate(
     if (length !== c.length) throw new RangeError(`MDLM samples its model length ${c.length}`);
     const inner = innerSampler(opts, length);
     sampler = `mdlm ${inner.name}`;
-    result = await mdlmSample(new FullSequenceDenoiser(model, batch), { ...common, inner });
+    using d = new FullSequenceDenoiser(model, batch);
+    result = await mdlmSample(d, { ...common, inner });
   } else if (algo === "sedd") {
     const steps = opts.steps ?? 128;
     sampler = `sedd analytic(T=${steps})`;
@@ -195,7 +204,8 @@ export async function generate(
       using m = new KvArModel(model, batch, { window });
       result = await arSample(m, common);
     } else {
-      result = await arSample(new WindowArModel(model, batch, { window }), common);
+      using m = new WindowArModel(model, batch, { window });
+      result = await arSample(m, common);
     }
   }
   const seconds = (performance.now() - started) / 1000;
@@ -216,6 +226,7 @@ export async function generate(
     stopReasons: result.stops.map((s) => s?.reason ?? null),
     rejected: result.rejected,
     seconds,
+    prefillSeconds: result.prefillSeconds ?? 0,
     tokensPerSecond: generated / Math.max(seconds, 1e-9),
   };
 }

@@ -4,11 +4,11 @@
  * the oldest committed blocks are dropped (the cache slides, as the reference's does).
  * @module
  */
-import type { BlockDenoiser } from "@blockdiff/schedules";
+import type { BlockDenoiser, CandidateDraws, ProbabilityOptions } from "@blockdiff/schedules";
 import type { KvCache } from "@blockdiff/kernels";
 import type { Dit } from "../nn/dit.ts";
 import { newGraph } from "../nn/graph.ts";
-import { idsTensor, readLastRows, sigmaTensor } from "./_logits.ts";
+import { idsTensor, LogitsDrawer, readLastRows, sigmaTensor } from "./_logits.ts";
 
 /** Options of {@link KvBlockDenoiser}. */
 export interface KvDenoiserOptions {
@@ -23,6 +23,7 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
   readonly window: number;
   readonly #model: Dit;
   readonly #caches: KvCache[];
+  readonly #drawer: LogitsDrawer;
   /** Sizes of the committed blocks still in the window, oldest first. */
   #blocks: number[] = [];
   /** Cached forward passes run (denoise and commit calls). */
@@ -34,6 +35,7 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
     this.vocab = model.config.vocab;
     this.window = opts.window ?? model.config.length;
     this.#caches = model.createCaches(batch, this.window);
+    this.#drawer = new LogitsDrawer(model.gpu);
   }
 
   /** Committed tokens in the cache. */
@@ -73,12 +75,53 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
     return this.#run(block, n, t, false);
   }
 
+  /** A cached pass whose prediction stays on the device; candidates drawn there. */
+  async denoiseDraws(
+    block: Int32Array,
+    n: number,
+    t: number,
+    uniforms: Float32Array,
+    probs: ProbabilityOptions,
+  ): Promise<CandidateDraws> {
+    this.#makeRoom(n);
+    using g = newGraph(this.#model.gpu, { grad: false });
+    const ids = idsTensor(g, block, this.batch, n);
+    const sigma = sigmaTensor(g, this.#model, this.batch, t);
+    this.#drawer.keep(this.#model.forwardCached(g, ids, this.#caches, { sigma }), n);
+    this.passes++;
+    return await this.#drawer.draw(uniforms, probs);
+  }
+
+  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<CandidateDraws> {
+    return this.#drawer.draw(uniforms, probs);
+  }
+
   async commit(block: Int32Array, n: number): Promise<void> {
     await this.#run(block, n, 0, true);
   }
 
+  /**
+   * The prompt's full blocks in one block-causal pass (`Dit.prefill`) when the context is
+   * empty and they leave room in the window; otherwise false (commit block by block).
+   */
+  async commitPrompt(ids: Int32Array, n: number, chunk: number): Promise<boolean> {
+    if (this.cached > 0 || n % chunk !== 0 || n >= this.window) return false;
+    const gpu = this.#model.gpu;
+    using g = newGraph(gpu, { grad: false });
+    this.#model.prefill(g, idsTensor(g, ids, this.batch, n), this.#caches, {
+      blockSize: chunk,
+      sigma: sigmaTensor(g, this.#model, this.batch, 0),
+    });
+    this.passes++;
+    for (let i = 0; i < n; i += chunk) this.#blocks.push(chunk);
+    // Waiting here costs one round trip and lets the sampler's prefill time include the pass.
+    await gpu.sync();
+    return true;
+  }
+
   dispose(): void {
     for (const c of this.#caches) c.dispose();
+    this.#drawer.dispose();
   }
 
   [Symbol.dispose](): void {

@@ -4,10 +4,11 @@
  * the current block's rows. The window starts on a committed block boundary.
  * @module
  */
-import type { BlockDenoiser } from "@blockdiff/schedules";
+import type { BlockDenoiser, CandidateDraws, ProbabilityOptions } from "@blockdiff/schedules";
 import type { Dit, ForwardMode } from "../nn/dit.ts";
 import { newGraph } from "../nn/graph.ts";
-import { idsTensor, readLastRows, sigmaTensor } from "./_logits.ts";
+import { idsTensor, LogitsDrawer, readLastRows, sigmaTensor } from "./_logits.ts";
+import type { Graph, Var } from "../autograd/graph.ts";
 
 /** Options of {@link WindowBlockDenoiser}. */
 export interface WindowDenoiserOptions {
@@ -15,14 +16,15 @@ export interface WindowDenoiserOptions {
   window?: number;
 }
 
-/** A {@link BlockDenoiser} that re-reads its context on every call. */
-export class WindowBlockDenoiser implements BlockDenoiser {
+/** A {@link BlockDenoiser} that re-reads its context on every call. Dispose it when done. */
+export class WindowBlockDenoiser implements BlockDenoiser, Disposable {
   readonly batch: number;
   readonly vocab: number;
   readonly window: number;
   readonly #model: Dit;
   #context: number[][] = [];
   #blocks: number[] = [];
+  #drawer: LogitsDrawer | null = null;
   /** Forward passes run (denoise calls; a commit runs none). */
   passes = 0;
 
@@ -39,7 +41,8 @@ export class WindowBlockDenoiser implements BlockDenoiser {
     this.#blocks = [];
   }
 
-  async denoise(block: Int32Array, n: number, t: number): Promise<Float32Array> {
+  /** Logits `[B, S, V]` of the window whose last n rows are the block. */
+  #forward(g: Graph, block: Int32Array, n: number, t: number): Var {
     if (n > this.window) throw new RangeError(`a block of ${n} exceeds the window ${this.window}`);
     const total = this.#context[0].length;
     let start = 0, first = 0;
@@ -58,12 +61,44 @@ export class WindowBlockDenoiser implements BlockDenoiser {
       for (const b of kept) starts.push(starts[starts.length - 1] + b);
       mode = { kind: "blockCausal", blockSize: n, blockStarts: starts };
     }
-    const gpu = this.#model.gpu;
-    using g = newGraph(gpu, { grad: false });
     const sigma = sigmaTensor(g, this.#model, this.batch, t);
-    const logits = this.#model.forward(g, { ids: idsTensor(g, ids, this.batch, S), sigma }, mode);
     this.passes++;
-    return await readLastRows(gpu, logits, n);
+    const input = { ids: idsTensor(g, ids, this.batch, S), sigma, logitsRows: n };
+    return this.#model.forward(g, input, mode);
+  }
+
+  async denoise(block: Int32Array, n: number, t: number): Promise<Float32Array> {
+    using g = newGraph(this.#model.gpu, { grad: false });
+    return await readLastRows(this.#model.gpu, this.#forward(g, block, n, t), n);
+  }
+
+  /** The window's pass with the block's candidates drawn on the device. */
+  async denoiseDraws(
+    block: Int32Array,
+    n: number,
+    t: number,
+    uniforms: Float32Array,
+    probs: ProbabilityOptions,
+  ): Promise<CandidateDraws> {
+    this.#drawer ??= new LogitsDrawer(this.#model.gpu);
+    using g = newGraph(this.#model.gpu, { grad: false });
+    this.#drawer.keep(this.#forward(g, block, n, t), n);
+    return await this.#drawer.draw(uniforms, probs);
+  }
+
+  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<CandidateDraws> {
+    if (!this.#drawer) throw new RangeError("redraw before any denoiseDraws");
+    return this.#drawer.draw(uniforms, probs);
+  }
+
+  /** Frees the device buffers of the draws. */
+  dispose(): void {
+    this.#drawer?.dispose();
+    this.#drawer = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   commit(block: Int32Array, n: number): Promise<void> {

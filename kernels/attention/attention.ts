@@ -10,6 +10,7 @@
  */
 import { formatShape, type Gpu, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
 import src from "./attention.wgsl" with { type: "text" };
+import combineSrc from "./attention_combine.wgsl" with { type: "text" };
 import { placeholders, selectVariant } from "./_shared.ts";
 
 /**
@@ -79,6 +80,12 @@ export interface AttentionArgs {
   out?: Tensor;
   /** `true` to return the log-sum-exp `[B, H, Sq]` (natural log of Σ exp(scale·q·k)), or a tensor for it. */
   lse?: boolean | Tensor;
+  /**
+   * Key ranges processed by separate workgroups and merged afterwards (split-KV). By default
+   * chosen from the grid size: a few query rows against many keys (sampling with a KV cache)
+   * would otherwise occupy a handful of workgroups. 1 disables it.
+   */
+  split?: number;
 }
 
 /** Block bounds uploaded once: for each position, the start and end of its block (i32 pairs). */
@@ -144,6 +151,33 @@ export function blockBounds(starts: readonly number[], length: number): Int32Arr
 }
 
 /** Rows per workgroup: one subgroup (8 lanes) on CPU drivers, wider on real GPUs. */
+/**
+ * How many key ranges to split the keys into: enough workgroups to occupy the device (a few
+ * per CPU core on a software adapter, a few hundred on a GPU), with at least 64 keys per
+ * range; 1 when the grid is already large enough or the keys few.
+ */
+function splitKeys(
+  gpu: Gpu,
+  forced: number | undefined,
+  workgroups: number,
+  seqK: number,
+): { nsplit: number; splitLen: number } {
+  let n = forced ?? 1;
+  if (forced === undefined) {
+    const cores = globalThis.navigator?.hardwareConcurrency ?? 4;
+    const target = gpu.info.isSoftware ? 4 * cores : 512;
+    if (workgroups < target && seqK >= 128) {
+      n = Math.min(Math.ceil(target / workgroups), Math.floor(seqK / 64));
+    }
+  }
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ShapeError(`attention: split must be an integer ≥ 1, got ${forced}`);
+  }
+  // Ranges hold whole chunks of KC keys; recount so no range is empty.
+  const splitLen = Math.ceil(seqK / n / KC) * KC;
+  return { nsplit: n === 1 ? 1 : Math.ceil(seqK / splitLen), splitLen: n === 1 ? seqK : splitLen };
+}
+
 function queryTile(gpu: Gpu): number {
   return gpu.info.isSoftware ? 8 : 32;
 }
@@ -393,6 +427,8 @@ export function attention(a: AttentionArgs): { out: Tensor; lse: Tensor | null }
   const n = mask.kind === "bdTrain" ? seqQ / 2 : seqK;
   const blocks = resolveBlocks(gpu, mask, n);
   const qt = queryTile(gpu);
+  const tiles = Math.ceil(seqQ / qt);
+  const { nsplit, splitLen } = splitKeys(gpu, a.split, tiles * heads * batch, seqK);
   const kernel = gpu.kernel({
     name: "attention",
     code: vec ? SRC_VEC : SRC_SCALAR,
@@ -404,7 +440,8 @@ export function attention(a: AttentionArgs): { out: Tensor; lse: Tensor | null }
       D4: Math.ceil(D / 4),
       MODE: MODE[mask.kind],
       VAR_BLOCKS: blocks.table !== null,
-      HAS_LSE: lse !== null,
+      HAS_LSE: lse !== null && nsplit === 1,
+      SPLIT: nsplit > 1,
     },
     bindings: ["read", "read", "read", "write", "write", "read", "uniform"],
   });
@@ -417,13 +454,35 @@ export function attention(a: AttentionArgs): { out: Tensor; lse: Tensor | null }
     );
   }
   u.f32((a.scale ?? 1 / Math.sqrt(D)) * Math.LOG2E).u32(n).u32(Math.ceil(D / 4)).u32(0);
+  u.u32(nsplit).u32(splitLen).u32(0).u32(0);
   const dm = placeholders(gpu);
-  gpu.dispatch(
-    kernel,
-    [a.q.tensor, a.k.tensor, a.v.tensor, out, lse ?? dm.f32, blocks.table ?? dm.i32],
-    u.bytes(),
-    [Math.ceil(seqQ / qt), heads, batch],
-  );
+  if (nsplit === 1) {
+    gpu.dispatch(
+      kernel,
+      [a.q.tensor, a.k.tensor, a.v.tensor, out, lse ?? dm.f32, blocks.table ?? dm.i32],
+      u.bytes(),
+      [tiles, heads, batch],
+    );
+  } else {
+    const d4 = Math.ceil(D / 4);
+    using part = Tensor.empty(gpu, [batch * heads * nsplit * seqQ * (4 * d4 + 2)]);
+    gpu.dispatch(
+      kernel,
+      [a.q.tensor, a.k.tensor, a.v.tensor, out, part, blocks.table ?? dm.i32],
+      u.bytes(),
+      [tiles * nsplit, heads, batch],
+    );
+    const combine = gpu.kernel({
+      name: "attention_combine",
+      code: combineSrc,
+      params: { WG: 64, HAS_LSE: lse !== null },
+      bindings: ["read", "write", "write", "uniform"],
+    });
+    const rows = batch * heads * seqQ;
+    const cu = new Uniforms().u32(seqQ).u32(heads).u32(nsplit).u32(d4)
+      .u32(D).u32(d).u32(D).u32(rows);
+    gpu.dispatch(combine, [part, out, lse ?? dm.f32], cu.bytes(), [Math.ceil(rows / 64)]);
+  }
   // Safe before submission: a later user of the pooled buffer is recorded after this dispatch,
   // and host writes (gpu.write) submit the pending work first.
   if (blocks.temp) blocks.table!.dispose();

@@ -17,9 +17,15 @@
 // made compiling a D = 64 pipeline take 26 s (67 s with 16-key chunks) and ran 2x slower than
 // the rolled loop, whose uniform index keeps register-array accesses cheap.
 //
+// Split-KV: when the grid would have too few workgroups to fill the device (a few query rows
+// against a long KV cache while sampling), SPLIT divides the keys into nsplit ranges, one
+// workgroup each; every split writes its unnormalised output with its running max and sum to
+// a partial record (through the lse binding), and attention_combine.wgsl merges them.
+//
 // Compile-time constants (from the launcher): QT rows per workgroup, D head
 // dim, D4 = ceil(D / 4) vec4 registers per row, MODE (0 full/cached, 1 causal, 2 block-causal,
-// 3 bd-train), VAR_BLOCKS (block bounds come from a table instead of a fixed size), HAS_LSE.
+// 3 bd-train), VAR_BLOCKS (block bounds come from a table instead of a fixed size), HAS_LSE,
+// SPLIT.
 // Sections between //#if VEC / //#else / //#endif are chosen by the launcher: the vec4 path
 // binds the operands as array<vec4f> (all strides and offsets multiples of 4, D % 4 == 0);
 // the scalar path handles any D and any alignment.
@@ -32,6 +38,9 @@ struct Params {
   v_off: u32, v_row: u32, v_batch: u32, v_head: u32,
   // softmax scale times log2(e): scores live in the log2 domain so exp2 can be used.
   qscale: f32, nblk: u32, d4: u32, _p2: u32,
+  // Split-KV (SPLIT): workgroup x = tile * nsplit + split, each split sees keys
+  // [split * split_len, (split + 1) * split_len) and writes a partial record instead of out.
+  nsplit: u32, split_len: u32, _p3: u32, _p4: u32,
 }
 
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
@@ -118,7 +127,15 @@ fn ranges(r: u32) -> vec4u {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let h = wid.y;
   let b = wid.z;
-  let tile0 = wid.x * QT;
+  var tile = wid.x;
+  var s0 = 0u;
+  var s1 = p.sk;
+  if (SPLIT) {
+    tile = wid.x / p.nsplit;
+    s0 = (wid.x % p.nsplit) * p.split_len;
+    s1 = min(s0 + p.split_len, p.sk);
+  }
+  let tile0 = tile * QT;
 
   // Hull of the tile's intervals. Depends only on the workgroup, so it stays uniform and the
   // key loops below keep uniform bounds (and uniform, i.e. scalar, K/V loads on CPU drivers).
@@ -134,6 +151,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       if (g.w > g.z) { blo = min(blo, g.z); bhi = max(bhi, g.w); }
     }
   }
+
+  // This split's share of the hull.
+  alo = max(alo, s0);
+  ahi = min(ahi, s1);
+  blo = max(blo, s0);
+  bhi = min(bhi, s1);
 
   let row = min(tile0 + lid, p.sq - 1u);
   let mine = ranges(row);
@@ -200,6 +223,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 
   if (tile0 + lid >= p.sq) { return; }
+  if (SPLIT) {
+    // Partial record [o (4·d4 values), m, l] of (batch, head, split, row), in `lse`.
+    let stride = 4u * p.d4 + 2u;
+    let rec = (((b * p.heads + h) * p.nsplit + wid.x % p.nsplit) * p.sq + row) * stride;
+    for (var c = 0u; c < p.d4; c++) {
+      let x = o[c];
+      lse[rec + 4u * c] = x.x;
+      lse[rec + 4u * c + 1u] = x.y;
+      lse[rec + 4u * c + 2u] = x.z;
+      lse[rec + 4u * c + 3u] = x.w;
+    }
+    lse[rec + 4u * p.d4] = m;
+    lse[rec + 4u * p.d4 + 1u] = l;
+    return;
+  }
   let inv = select(0.0, 1.0 / l, l > 0.0);
   let obase = (b * p.sq + row) * p.o_row + h * p.o_head;
   for (var c = 0u; c < p.d4; c++) {

@@ -77,6 +77,8 @@ interface Case {
   mask: AttentionMask;
   /** qkv: q, k, v from one [B, S, 3d] tensor; bhsd: separate [B, H, S, D] tensors, odd offset. */
   layout: "qkv" | "bhsd";
+  /** Forced split-KV ranges (undefined: the launcher's choice). */
+  split?: number;
 }
 
 function makeOperands(gpu: Gpu, rng: Rng, c: Case) {
@@ -119,6 +121,7 @@ async function runCase(gpu: Gpu, rng: Rng, seed: number, c: Case): Promise<numbe
     mask: c.mask,
     out,
     lse,
+    split: c.split,
   });
   const want = attentionRef(ops.host.q, ops.host.k, ops.host.v, {
     batch: B,
@@ -212,6 +215,33 @@ gpuTest("attention: every mask against the float64 reference", async (t, gpu) =>
     mask: { kind: "blockCausal", blockSize: 4 },
     layout: "bhsd",
   });
+  // Split-KV: key ranges in separate workgroups, merged by attention_combine (every mask, both
+  // paths, ranges that do not divide the keys, and the launcher's own choice for a decode shape).
+  const split = (c: Omit<Case, "name">, n?: number) =>
+    cases.push({ ...c, name: `split ${n ?? "auto"} ${c.mask.kind}`, split: n });
+  split({ B: 2, H: 3, D: 16, Sq: 4, Sk: 301, mask: { kind: "cached" }, layout: "bhsd" }, 5);
+  split({ B: 1, H: 2, D: 16, Sq: 4, Sk: 700, mask: { kind: "cached" }, layout: "bhsd" });
+  split({ B: 2, H: 2, D: 16, Sq: 45, Sk: 45, mask: { kind: "causal" }, layout: "qkv" }, 3);
+  split({ B: 1, H: 2, D: 8, Sq: 5, Sk: 129, mask: { kind: "causal" }, layout: "bhsd" }, 4);
+  split({
+    B: 2,
+    H: 2,
+    D: 16,
+    Sq: 37,
+    Sk: 37,
+    mask: { kind: "blockCausal", blockSize: 4 },
+    layout: "qkv",
+  }, 2);
+  split({
+    B: 1,
+    H: 2,
+    D: 16,
+    Sq: 42,
+    Sk: 42,
+    mask: { kind: "bdTrain", blockSize: 4 },
+    layout: "qkv",
+  }, 6);
+  split({ B: 1, H: 1, D: 12, Sq: 9, Sk: 80, mask: { kind: "full" }, layout: "bhsd" }, 20);
   for (const c of cases) {
     const m = c.mask as { blockSize?: number; blockStarts?: number[] };
     const blocks = m.blockSize

@@ -157,13 +157,23 @@ export class KvCache {
    * Keeps the current block: p += n. When the window is then full (p ≥ W), the oldest
    * committed blocks are dropped until p < W (with one block size b: p = W − b, as in the
    * reference), shifting and re-rotating the kept keys.
+   *
+   * `blockSize` records the pending rows as consecutive blocks of that size (the last one
+   * possibly shorter) rather than one block: a prompt prefilled in one pass then slides out
+   * of the window block by block, exactly as if it had been committed one block at a time.
    */
-  commit(): void {
+  commit(blockSize?: number): void {
     if (this.#pending === 0) {
       throw new ShapeError("KvCache.commit: nothing written since the last commit");
     }
+    if (blockSize !== undefined && !(Number.isInteger(blockSize) && blockSize >= 1)) {
+      throw new ShapeError(`KvCache.commit: block size must be an integer ≥ 1, got ${blockSize}`);
+    }
     this.#length += this.#pending;
-    this.#committed.push(this.#pending);
+    const size = blockSize ?? this.#pending;
+    for (let left = this.#pending; left > 0; left -= size) {
+      this.#committed.push(Math.min(size, left));
+    }
     this.#pending = 0;
     let drop = 0;
     while (this.#length - drop >= this.capacity) drop += this.#committed.shift()!;

@@ -11,9 +11,19 @@ import naiveSrc from "./matmul_naive.wgsl" with { type: "text" };
 import gemvSrc from "./matmul_gemv.wgsl" with { type: "text" };
 import tiledSrc from "./matmul_tiled.wgsl" with { type: "text" };
 import subgroupSrc from "./matmul_subgroup.wgsl" with { type: "text" };
+import inputsSrc from "./matmul_inputs.wgsl" with { type: "text" };
+import rowdotSrc from "./matmul_rowdot.wgsl" with { type: "text" };
+import rowdotSubgroupSrc from "./matmul_rowdot_subgroup.wgsl" with { type: "text" };
+import { matmulShapeClass, tunedMatmulVariant } from "./tuning_table.ts";
 
 /** The kernels behind `matmul`. */
-export type MatmulVariant = "subgroup" | "tiled" | "gemv" | "naive";
+export type MatmulVariant =
+  | "subgroup"
+  | "tiled"
+  | "gemv"
+  | "rowdot"
+  | "rowdot-subgroup"
+  | "naive";
 
 /** Options of `matmul`. */
 export interface MatmulOptions {
@@ -47,13 +57,45 @@ const TILED_BM = 64;
 const TILED_BN = 64;
 const GEMV_WG = 64;
 
+/** What `matmulVariantFor` needs to know of a product besides its row count. */
+export interface MatmulShapeHint {
+  transA?: boolean;
+  transB?: boolean;
+  /** Inner size K. */
+  k?: number;
+}
+
 /**
- * The kernel `matmul` uses for `m` rows on this adapter: GEMV for tiny M, subgroup register
- * tiling on CPU drivers whose subgroups have at least 8 lanes, workgroup-memory tiling
- * otherwise.
+ * The kernel `matmul` uses for `m` rows on this adapter. A tuning table registered for the
+ * GPU (`setMatmulTuning`, measured by `tuneMatmul` on this adapter and these kernels) decides
+ * first; without one, fixed rules do. Few rows against a Linear layer's weight (B used
+ * transposed, K a multiple of 4): the vec4 row-dot GEMV, one subgroup per column on GPUs
+ * with subgroups and one invocation per column on CPU drivers (whose lanes are SIMD slots,
+ * where a subgroup reduction per column costs more than it saves). Other few-row products:
+ * the scalar GEMV. More rows: subgroup register tiling on CPU drivers whose subgroups have at
+ * least 8 lanes, workgroup-memory tiling otherwise.
  */
-export function matmulVariantFor(gpu: Gpu, m: number): MatmulVariant {
-  if (m <= GEMV_MAX_ROWS) return "gemv";
+export function matmulVariantFor(
+  gpu: Gpu,
+  m: number,
+  hint: MatmulShapeHint = {},
+): MatmulVariant {
+  return tunedMatmulVariant(gpu, matmulShapeClass(m, hint), MATMUL_KERNELS_ID) ??
+    matmulRuleVariant(gpu, m, hint);
+}
+
+/** The fixed rules of `matmulVariantFor`, ignoring any registered tuning table. */
+export function matmulRuleVariant(
+  gpu: Gpu,
+  m: number,
+  hint: MatmulShapeHint = {},
+): MatmulVariant {
+  if (m <= GEMV_MAX_ROWS) {
+    if (hint.transB && !hint.transA && hint.k !== undefined && hint.k % 4 === 0) {
+      return gpu.features.subgroups && !gpu.info.isSoftware ? "rowdot-subgroup" : "rowdot";
+    }
+    return "gemv";
+  }
   if (subgroupKernelUsable(gpu) && gpu.info.isSoftware) return "subgroup";
   return "tiled";
 }
@@ -81,7 +123,7 @@ function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Dims {
     throw new ShapeError(`matmul: ${both}: both need at least 2 dimensions`);
   }
   a.expectDtype("f32", "matmul A");
-  b.expectDtype("f32", "matmul B");
+  if (b.dtype !== "f16") b.expectDtype("f32", "matmul B");
   const ar = a.shape.length;
   const br = b.shape.length;
   const [m, ka] = transA ? [a.shape[ar - 1], a.shape[ar - 2]] : [a.shape[ar - 2], a.shape[ar - 1]];
@@ -133,11 +175,33 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     );
   }
 
-  const variant = opts.variant ?? matmulVariantFor(gpu, d.m);
+  // Half-precision B (a Linear weight stored f16 for inference) has only the row-dot kernels.
+  const halfB = b.dtype === "f16";
+  const variant = opts.variant ??
+    (halfB ? halfVariant(gpu, d.k) : matmulVariantFor(gpu, d.m, { transA, transB, k: d.k }));
+  if (halfB && variant !== "rowdot" && variant !== "rowdot-subgroup") {
+    throw new ShapeError(
+      `matmul: an f16 B (${formatShape(b.shape)}) needs a row-dot variant, not ${variant}`,
+    );
+  }
   if (variant === "subgroup" && !subgroupKernelUsable(gpu)) {
     throw new ShapeError(
       `matmul: the subgroup variant needs subgroups of ≥ 8 lanes; ${gpu.info.name} has ` +
         `${gpu.features.subgroups ? `${gpu.info.subgroupMinSize}` : "no subgroups"}`,
+    );
+  }
+  if (variant === "rowdot-subgroup" && !gpu.features.subgroups) {
+    throw new ShapeError(
+      `matmul: the rowdot-subgroup variant needs subgroups; ${gpu.info.name} has none`,
+    );
+  }
+  if (
+    (variant === "rowdot" || variant === "rowdot-subgroup") && (!transB || transA || d.k % 4 !== 0)
+  ) {
+    throw new ShapeError(
+      `matmul: the ${variant} variant needs B transposed, A not, and K a multiple of 4 (A ${
+        formatShape(a.shape)
+      }, B ${formatShape(b.shape)})`,
     );
   }
   const limit = opts.maxBindingBytes ?? gpu.device.limits.maxStorageBufferBindingSize;
@@ -153,14 +217,17 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 
   const kernel = gpu.kernel({
     name: `matmul_${variant}`,
-    code: `${SOURCES[variant]}\n${common}`,
+    code: `${halfB ? halfWeights(SOURCES[variant]) : SOURCES[variant]}\n${common}`,
     params: {
+      B_F16: halfB,
       TRANS_A: transA,
       TRANS_B: transB,
       HAS_BIAS: bias !== null,
       GELU: opts.gelu ?? false,
       ...(variant === "subgroup" ? { TM: SG_TM, TN: SG_TN } : {}),
       ...(variant === "gemv" ? { WG: GEMV_WG, MR: GEMV_MAX_ROWS } : {}),
+      ...(variant === "rowdot" ? { WG: GEMV_WG, MR: rowdotRows(d.m) } : {}),
+      ...(variant === "rowdot-subgroup" ? { WG: rowdotSubgroupWg(gpu), MR: rowdotRows(d.m) } : {}),
     },
     bindings: ["read", "read", "read", "write", "uniform"],
   });
@@ -170,7 +237,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       .u32(d.m).u32(d.n).u32(d.k).u32(chunk.nc)
       .u32(chunk.n0).u32(d.m * d.k).u32(d.batchedB ? d.k * d.n : 0).u32(d.m * d.n);
     // A dummy binding stands in for a missing bias (the kernel never reads it then).
-    gpu.dispatch(kernel, [a, chunk.binding, bias ?? a, out], u.bytes(), grid(variant, d, chunk.nc));
+    gpu.dispatch(
+      kernel,
+      [a, chunk.binding, bias ?? a, out],
+      u.bytes(),
+      grid(gpu, variant, d, chunk.nc),
+    );
   }
   return out;
 }
@@ -188,13 +260,71 @@ export function matmulNaive(
 }
 
 const SOURCES: Record<MatmulVariant, string> = {
-  subgroup: subgroupSrc,
-  tiled: tiledSrc,
-  gemv: gemvSrc,
-  naive: naiveSrc,
+  subgroup: `${subgroupSrc}\n${inputsSrc}`,
+  tiled: `${tiledSrc}\n${inputsSrc}`,
+  gemv: `${gemvSrc}\n${inputsSrc}`,
+  rowdot: rowdotSrc,
+  "rowdot-subgroup": rowdotSubgroupSrc,
+  naive: `${naiveSrc}\n${inputsSrc}`,
 };
 
-function grid(variant: MatmulVariant, d: Dims, nc: number): [number, number, number] {
+/**
+ * Identifies the matmul kernels a tuning table was measured with: a version number plus a
+ * hash of every variant's WGSL and tile sizes, so a table goes stale when a kernel changes.
+ */
+export const MATMUL_KERNELS_ID: string = `1-${
+  fnv1a(
+    [
+      ...Object.entries(SOURCES).map(([v, src]) => `${v}\n${src}`),
+      common,
+      `${SG_TM},${SG_TN},${TILED_BM},${TILED_BN},${GEMV_WG},${GEMV_MAX_ROWS}`,
+    ].join("\n"),
+  )
+}`;
+
+/** 32-bit FNV-1a of a string's UTF-16 code units, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/** The row-dot variant for an f16 weight: the tuned / rule choice for few rows when it is one. */
+function halfVariant(gpu: Gpu, k: number): MatmulVariant {
+  const v = matmulVariantFor(gpu, 1, { transB: true, k });
+  if (v === "rowdot" || v === "rowdot-subgroup") return v;
+  return gpu.features.subgroups && !gpu.info.isSoftware ? "rowdot-subgroup" : "rowdot";
+}
+
+/**
+ * A row-dot kernel reading B as f16 (4 values per 8-byte load, widened to f32 before the
+ * multiply-adds, so products and sums stay f32): half the bytes of the weight stream.
+ */
+function halfWeights(src: string): string {
+  const decl = "var<storage, read> b: array<vec4f>;";
+  const load = "let bv = b[bBase + k];";
+  if (!src.includes(decl) || !src.includes(load)) {
+    throw new Error("matmul: the row-dot source no longer has the B declaration and load expected");
+  }
+  return `enable f16;\n${
+    src.replace(decl, "var<storage, read> b: array<vec4<f16>>;").replace(
+      load,
+      "let bv = vec4f(b[bBase + k]);",
+    )
+  }`;
+}
+
+/** Rows each row-dot invocation keeps: just enough for M, so M = 1 does no wasted work. */
+function rowdotRows(m: number): number {
+  return m <= 1 ? 1 : m <= 2 ? 2 : GEMV_MAX_ROWS;
+}
+
+/** Workgroup of the subgroup row-dot kernel: whole subgroups, at least 64 invocations. */
+function rowdotSubgroupWg(gpu: Gpu): number {
+  return Math.max(64, gpu.info.subgroupMaxSize || 64);
+}
+
+function grid(gpu: Gpu, variant: MatmulVariant, d: Dims, nc: number): [number, number, number] {
   const up = (x: number, y: number) => Math.ceil(x / y);
   switch (variant) {
     case "subgroup":
@@ -203,6 +333,14 @@ function grid(variant: MatmulVariant, d: Dims, nc: number): [number, number, num
       return [up(nc, TILED_BN), up(d.m, TILED_BM), d.batch];
     case "gemv":
       return [up(nc, GEMV_WG), up(d.m, GEMV_MAX_ROWS), d.batch];
+    case "rowdot":
+      return [up(nc, GEMV_WG), up(d.m, rowdotRows(d.m)), d.batch];
+    case "rowdot-subgroup": {
+      // Columns per workgroup with the largest subgroups the adapter may pick; smaller
+      // subgroups then cover more columns and clamp the surplus.
+      const wg = rowdotSubgroupWg(gpu);
+      return [up(nc, wg / (gpu.info.subgroupMaxSize || 64)), up(d.m, rowdotRows(d.m)), d.batch];
+    }
     case "naive":
       return [up(nc, 16), up(d.m, 16), d.batch];
   }
@@ -230,7 +368,7 @@ function chunksOfB(gpu: Gpu, b: Tensor, d: Dims, transB: boolean, limit: number)
     );
   }
   const align = gpu.device.limits.minStorageBufferOffsetAlignment;
-  const rowBytes = d.k * 4;
+  const rowBytes = d.k * (b.dtype === "f16" ? 2 : 4);
   const step = align / gcd(rowBytes, align);
   const nc = Math.floor(limit / rowBytes / step) * step;
   if (nc === 0 || b.offset % align !== 0) {

@@ -1,5 +1,7 @@
 // Shared by every matmul variant (the launcher appends it to each variant's source; WGSL
-// declarations are order-independent, so a variant's `enable` line can stay first).
+// declarations are order-independent, so a variant's `enable` line can stay first). The
+// inputs `a` (binding 0) and `b` (binding 1) are declared by the variant (scalar f32 in
+// matmul_inputs.wgsl, or vec4 loads in the row-dot GEMV kernels).
 //
 // C[z, m, N0 + n] = epilogue(sum_k A(z, m, k) * B(z, k, n)) for m < M, n < NC, where
 //   A(z, m, k) = a[z*strideA + (TRANS_A ? k*M + m : m*K + k)]
@@ -13,8 +15,6 @@ struct Params {
   N0: u32, strideA: u32, strideB: u32, strideC: u32,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;

@@ -26,14 +26,22 @@ export async function arSample(model: NextTokenModel, opts: SamplerCommon): Prom
   if (P >= opts.length) throw new RangeError(`prompt of ${P} tokens leaves nothing to generate`);
   const stops: (StopDecision | null)[] = new Array(B).fill(null);
   await model.reset();
-  let logits = await model.append(Int32Array.from(seq.flat()), P);
+  // Device-side draws use the same uniform per row as the host path, so a seed gives the same
+  // tokens either way (up to float32 rounding at a CDF boundary).
+  const device = (opts.deviceDraws ?? true) && model.appendDraws !== undefined;
+  const call = async (tokens: Int32Array, n: number): Promise<Int32Array> => {
+    if (device) return (await model.appendDraws!(tokens, n, rng.uniforms(B), probOpts)).tokens;
+    const probs = toProbabilities(await model.append(tokens, n), B, V, probOpts);
+    return Int32Array.from({ length: B }, (_, r) => drawCategorical(probs, rng.next(), r * V, V));
+  };
+  const started = performance.now();
+  let drawn = await call(Int32Array.from(seq.flat()), P);
+  const prefillSeconds = (performance.now() - started) / 1000;
   let nfe = 1;
   for (let pos = P; pos < opts.length && stops.some((s) => s === null); pos++) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    const probs = toProbabilities(logits, B, V, probOpts);
-    const next = new Int32Array(B);
+    const next = drawn;
     for (let r = 0; r < B; r++) {
-      next[r] = drawCategorical(probs, rng.next(), r * V, V);
       seq[r].push(next[r]);
       if (!stops[r] && seq[r].length > (opts.minStopLength ?? 0)) {
         stops[r] = checkStop(rules, seq[r], P);
@@ -49,7 +57,7 @@ export async function arSample(model: NextTokenModel, opts: SamplerCommon): Prom
       masked: 0,
     });
     if (pos + 1 < opts.length && stops.some((s) => s === null)) {
-      logits = await model.append(next, 1);
+      drawn = await call(next, 1);
       nfe++;
     }
   }
@@ -62,5 +70,6 @@ export async function arSample(model: NextTokenModel, opts: SamplerCommon): Prom
     probes: 0,
     blockSizes,
     stops,
+    prefillSeconds,
   };
 }

@@ -6,6 +6,7 @@
  */
 import { argmax, drawCategorical } from "./categorical.ts";
 import type { UniformSource } from "./rng.ts";
+import type { CandidateDraws } from "./denoiser.ts";
 
 /** One step's inputs: the block `[B, b]` (changed in place) and p_θ `[B, b, V]`. */
 export interface InnerStep {
@@ -20,6 +21,20 @@ export interface InnerStep {
   rng: UniformSource;
 }
 
+/**
+ * One step's inputs when p_θ stays on the device: a candidate token per position, drawn from
+ * p_θ (see `CandidateDraws`), instead of the probabilities themselves.
+ */
+export interface DrawStep {
+  block: Int32Array;
+  draws: CandidateDraws;
+  batch: number;
+  size: number;
+  maskId: number;
+  step: number;
+  rng: UniformSource;
+}
+
 /** A per-block sampler. */
 export interface InnerSampler {
   readonly name: string;
@@ -30,6 +45,12 @@ export interface InnerSampler {
   time(step: number, masked: number): number;
   /** Reveals some masked tokens; returns whether any token changed. */
   step(s: InnerStep): boolean;
+  /**
+   * The same update from per-position candidates (device-side sampling). Draws the same
+   * distribution as `step`, with the randomness consumed in another order, so a seed gives
+   * other (equally distributed) tokens than on the host path.
+   */
+  fromDraws?(s: DrawStep): boolean;
 }
 
 /** Number of masked entries of `block`. */
@@ -66,6 +87,19 @@ export function ancestral(steps: number): InnerSampler {
       }
       return changed;
     },
+    fromDraws(s) {
+      const t = Math.max(1 - s.step / steps, 1 / steps);
+      const next = Math.max(t - 1 / steps, 0);
+      const stay = next / t;
+      let changed = false;
+      for (let j = 0; j < s.block.length; j++) {
+        if (s.block[j] !== s.maskId) continue;
+        if (next > 0 && s.rng.next() < stay) continue;
+        s.block[j] = s.draws.tokens[j];
+        changed = true;
+      }
+      return changed;
+    },
   };
 }
 
@@ -87,6 +121,19 @@ export function firstHitting(): InnerSampler {
         if (!masked.length) continue;
         const j = masked[Math.min(masked.length - 1, Math.floor(s.rng.next() * masked.length))];
         s.block[j] = drawCategorical(s.probs, s.rng.next(), j * s.vocab, s.vocab);
+        changed = true;
+      }
+      return changed;
+    },
+    fromDraws(s) {
+      let changed = false;
+      for (let r = 0; r < s.batch; r++) {
+        const base = r * s.size;
+        const masked: number[] = [];
+        for (let j = 0; j < s.size; j++) if (s.block[base + j] === s.maskId) masked.push(base + j);
+        if (!masked.length) continue;
+        const j = masked[Math.min(masked.length - 1, Math.floor(s.rng.next() * masked.length))];
+        s.block[j] = s.draws.tokens[j];
         changed = true;
       }
       return changed;
@@ -134,6 +181,25 @@ export function confidenceUnmasking(opts: ConfidenceOptions): InnerSampler {
         if (best < 0) continue;
         if (!reveal.length) reveal.push([best, bestTok]);
         for (const [j, tok] of reveal) s.block[j] = tok;
+        changed = true;
+      }
+      return changed;
+    },
+    fromDraws(s) {
+      const d = s.draws;
+      let changed = false;
+      for (let r = 0; r < s.batch; r++) {
+        let best = -1, bestP = -1;
+        const reveal: number[] = [];
+        for (let j = r * s.size; j < (r + 1) * s.size; j++) {
+          if (s.block[j] !== s.maskId) continue;
+          const p = greedy ? d.maxProb[j] : d.prob[j];
+          if (p >= threshold) reveal.push(j);
+          if (p > bestP) [best, bestP] = [j, p];
+        }
+        if (best < 0) continue;
+        if (!reveal.length) reveal.push(best);
+        for (const j of reveal) s.block[j] = greedy ? d.argmax[j] : d.tokens[j];
         changed = true;
       }
       return changed;

@@ -42,6 +42,9 @@ export function philoxBlock(
   out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
 }
 
+/** The largest float32 below 1. */
+const F32_BELOW_ONE = 1 - 2 ** -24;
+
 /** The source of uniforms every sampler takes; `SamplerRng` is the seeded implementation. */
 export interface UniformSource {
   /** A uniform in [0, 1). */
@@ -81,6 +84,16 @@ export class SamplerRng implements UniformSource {
   next(): number {
     const a = this.#word() >>> 5, b = this.#word() >>> 6;
     return (a * 67108864 + b) / 9007199254740992;
+  }
+
+  /**
+   * `n` uniforms as float32 for a device-side draw, each < 1 after rounding to float32 (a
+   * 53-bit uniform just below 1 would round up to 1).
+   */
+  uniforms(n: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = Math.min(this.next(), F32_BELOW_ONE);
+    return out;
   }
 
   /** An integer uniform in [0, n). */

@@ -4,7 +4,7 @@
  * the same loop with one block of the whole length (spec 4.6).
  * @module
  */
-import type { BlockDenoiser } from "./denoiser.ts";
+import type { BlockDenoiser, CandidateDraws } from "./denoiser.ts";
 import { countMasked, type InnerSampler } from "./inner.ts";
 import { type BlockSizePolicy, fixedBlockSize, probeFrom } from "./block_size.ts";
 import { type ProbabilityOptions, toProbabilities } from "./probabilities.ts";
@@ -54,6 +54,12 @@ export interface SamplerCommon {
   onStep?: (e: StepEvent) => void | Promise<void>;
   /** Aborts between network calls. */
   signal?: AbortSignal;
+  /**
+   * Let a model that can sample on its device do so (`denoiseDraws` / `appendDraws`), reading
+   * back token ids instead of probabilities. Default true; false forces the host path, whose
+   * tokens for a given seed are the reference for tests.
+   */
+  deviceDraws?: boolean;
 }
 
 /** Options of {@link semiArSample}. */
@@ -88,6 +94,11 @@ export interface SampleResult {
   stops: (StopDecision | null)[];
   /** Per row: rejected by a stop rule in `reject` mode. */
   rejected: boolean[];
+  /**
+   * Seconds spent on the prompt before the first prediction of a generated token (its KV
+   * commits; AR: the prompt call), so decoding speed can be told from prefill speed.
+   */
+  prefillSeconds?: number;
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
@@ -129,6 +140,7 @@ export async function semiArSample(
   const P = seq[0].length;
   if (P >= opts.length) throw new RangeError(`prompt of ${P} tokens leaves nothing to generate`);
   await denoiser.reset();
+  const started = performance.now();
 
   let nfe = 0, commits = 0, probes = 0;
   const blockSizes: number[] = [];
@@ -144,6 +156,16 @@ export async function semiArSample(
   // Commit the prompt's full chunks; its tail (at least BOS when P < chunk) opens block one.
   const chunk = opts.prefixChunk ?? policy.sizes[0];
   let pos = 0;
+  // Full chunks of the prompt, as the loop below would commit them.
+  let whole = 0;
+  while (P - whole >= chunk && P - whole > 0 && whole + chunk < opts.length) whole += chunk;
+  if (whole > chunk && denoiser.commitPrompt) {
+    throwIfAborted(opts.signal);
+    if (await denoiser.commitPrompt(gather(0, whole), whole, chunk)) {
+      commits++;
+      pos = whole;
+    }
+  }
   while (P - pos >= chunk && P - pos > 0 && pos + chunk < opts.length) {
     throwIfAborted(opts.signal);
     await denoiser.commit(gather(pos, chunk), chunk);
@@ -151,6 +173,10 @@ export async function semiArSample(
     pos += chunk;
   }
 
+  const prefillSeconds = (performance.now() - started) / 1000;
+  // Device-side draws when both sides support them and no probe needs the host probabilities.
+  const useDraws = (opts.deviceDraws ?? true) && denoiser.denoiseDraws !== undefined &&
+    opts.inner.fromDraws !== undefined && policy.probeSize === 0;
   while (pos < opts.length && stops.some((s) => s === null)) {
     throwIfAborted(opts.signal);
     const tail = Math.max(P - pos, 0);
@@ -179,26 +205,43 @@ export async function semiArSample(
     const block = gather(pos, size);
     const cap = 4 * size + 10_000; // a guard against an inner sampler that never finishes
     let step = 0;
+    let predictionValid = false;
     for (let masked = countMasked(block, m); masked > 0; masked = countMasked(block, m)) {
       if (step >= cap) throw new Error(`${opts.inner.name} did not finish a block in ${cap} steps`);
       throwIfAborted(opts.signal);
-      if (!probs) {
-        const t = opts.inner.time(step, masked);
-        const logits = await denoiser.denoise(block, size, t);
-        probs = toProbabilities(logits, B * size, V, probOpts, (i) => block[i] === m);
-        nfe++;
+      let changed: boolean;
+      if (useDraws && !probs) {
+        // p_θ stays on the device: only one candidate per position comes back.
+        const u = rng.uniforms(B * size);
+        let draws: CandidateDraws;
+        if (predictionValid && denoiser.redraw) {
+          draws = await denoiser.redraw(u, probOpts);
+        } else {
+          const t = opts.inner.time(step, masked);
+          draws = await denoiser.denoiseDraws!(block, size, t, u, probOpts);
+          nfe++;
+        }
+        changed = opts.inner.fromDraws!({ block, draws, batch: B, size, maskId: m, step, rng });
+        predictionValid = !changed && cacheX0;
+      } else {
+        if (!probs) {
+          const t = opts.inner.time(step, masked);
+          const logits = await denoiser.denoise(block, size, t);
+          probs = toProbabilities(logits, B * size, V, probOpts, (i) => block[i] === m);
+          nfe++;
+        }
+        changed = opts.inner.step({
+          block,
+          probs,
+          batch: B,
+          size,
+          vocab: V,
+          maskId: m,
+          step,
+          rng,
+        });
+        if (changed || !cacheX0) probs = null;
       }
-      const changed = opts.inner.step({
-        block,
-        probs,
-        batch: B,
-        size,
-        vocab: V,
-        maskId: m,
-        step,
-        rng,
-      });
-      if (changed || !cacheX0) probs = null;
       step++;
       await opts.onStep?.({
         kind: "step",
@@ -236,6 +279,7 @@ export async function semiArSample(
     probes,
     blockSizes,
     stops,
+    prefillSeconds,
   };
 }
 

@@ -17,7 +17,8 @@ DT = torch.float64
 
 
 # ---------------------------------------------------------------- safetensors (pure Python)
-def read_safetensors(path):
+def read_safetensors(path, dtype=DT):
+    """Every tensor of a safetensors file (F32/F16/BF16), as `dtype` (float64 by default)."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -38,7 +39,7 @@ def read_safetensors(path):
             arr = u.view(np.float32)
         else:
             raise ValueError(f"{path}: unsupported dtype {info['dtype']} for {key}")
-        out[key] = torch.tensor(arr.reshape(info["shape"]).copy(), dtype=DT)
+        out[key] = torch.from_numpy(arr.reshape(info["shape"]).copy()).to(dtype)
     return out
 
 
