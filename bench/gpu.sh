@@ -12,7 +12,7 @@
 #
 # Environment for `run`: BLOCKDIFF_PYTHON (an interpreter with torch; default: the first of
 # python3 / /usr/bin/python3 whose torch sees CUDA), GPU_BENCH_QUICK=1 (fewer cases, for a
-# smoke test), GPU_BENCH_SUITES (default "ceiling matmul attention wait e2e"),
+# smoke test), GPU_BENCH_SUITES (default "ceiling matmul attention wait profile e2e"),
 # BLOCKDIFF_ADAPTER (adapter choice, as everywhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,13 +46,16 @@ pack() {
 
 pick_python() {
   if [ -n "${BLOCKDIFF_PYTHON:-}" ]; then echo "$BLOCKDIFF_PYTHON"; return; fi
-  local p
-  for p in python3 /usr/bin/python3 /opt/conda/bin/python3; do
-    if command -v "$p" >/dev/null &&
-      "$p" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-      command -v "$p"
-      return
-    fi
+  # A torch that sees CUDA first, then any torch (the peer then runs on the CPU).
+  local p test
+  for test in 'torch.cuda.is_available()' 'True'; do
+    for p in python3 /usr/bin/python3 /opt/conda/bin/python3; do
+      if command -v "$p" >/dev/null &&
+        "$p" -c "import torch,sys; sys.exit(0 if $test else 1)" 2>/dev/null; then
+        command -v "$p"
+        return
+      fi
+    done
   done
   command -v python3 || echo /usr/bin/python3
 }
@@ -80,7 +83,8 @@ run() {
   [ -f "$KIT/deno.xz" ] || { say "no kit at $KIT: run 'bench/gpu.sh pack' where there is network and carry $KIT"; exit 1; }
   mkdir -p "$out"
   WORK=$(mktemp -d)
-  xz -dc "$KIT/deno.xz" >"$WORK/deno" && chmod +x "$WORK/deno"
+  mkdir -p "$WORK/bin"
+  xz -dc "$KIT/deno.xz" >"$WORK/bin/deno" && chmod +x "$WORK/bin/deno"
   xz -dc "$KIT/deno-dir.tar.xz" | tar -C "$WORK" -xf -
   export DENO_DIR="$WORK/deno" DENO_NO_UPDATE_CHECK=1
   if [ -f "$KIT/libvulkan.so.1" ] && ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
@@ -91,14 +95,14 @@ run() {
   export BLOCKDIFF_PYTHON
   local torch_dev
   torch_dev=$("$BLOCKDIFF_PYTHON" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")' 2>/dev/null || echo none)
-  say "deno $("$WORK/deno" --version | head -1 | cut -d' ' -f2), python $BLOCKDIFF_PYTHON (torch on $torch_dev)"
-  local deno=("$WORK/deno" run --cached-only -A)
+  say "deno $("$WORK/bin/deno" --version | head -1 | cut -d' ' -f2), python $BLOCKDIFF_PYTHON (torch on $torch_dev)"
+  local deno=("$WORK/bin/deno" run --cached-only -A)
   "${deno[@]}" cli/main.ts info >"$out/gpu-info.txt" 2>&1 || true
   cat "$out/gpu-info.txt" >&2
   local quick=${GPU_BENCH_QUICK:-0}
   local e2e=(--sizes tiny,small --batches 1,8 --tokens 128 --uncached-tokens 16 --train-steps 3)
   [ "$quick" = 1 ] && e2e=(--sizes tiny --batches 1 --tokens 16 --uncached-tokens 4 --cases "L'=4,AR" --train-steps 1)
-  local suites=(${GPU_BENCH_SUITES:-ceiling matmul attention wait e2e})
+  local suites=(${GPU_BENCH_SUITES:-ceiling matmul attention wait profile e2e})
   # One report: the kernel suites and e2e in one process (ratios are always against figures
   # measured in the same run).
   rm -f "$out/gpu-report.json"

@@ -14,6 +14,7 @@ import { benchCeiling } from "./kernels/ceiling.ts";
 import { benchAttentionBackward } from "./kernels/attention_backward.ts";
 import { benchTrain } from "./train.ts";
 import { benchE2e, type E2eOptions } from "./e2e.ts";
+import { benchProfile } from "./profile.ts";
 import { benchWait } from "./kernels/wait.ts";
 import { benchReliability } from "./reliability.ts";
 
@@ -39,6 +40,13 @@ export const SUITES: Record<string, Suite> = {
   reliability: async () => void await benchReliability(),
   train: (gpu) => benchTrain(gpu),
   e2e: (gpu, opts) => benchE2e(gpu, opts.e2e),
+  // Per-kernel GPU time of one cached sampling step (timestamp queries).
+  profile: (gpu, opts) =>
+    benchProfile(gpu, {
+      size: opts.e2e?.sizes?.[0],
+      context: opts.e2e?.context,
+      batch: opts.e2e?.batches?.[0],
+    }),
   // The matmul bench measures the ceiling first; attention reports its ratio to matmul 1024³.
   kernels: async (gpu) => {
     const { gflops1024 } = await benchMatmul(gpu);

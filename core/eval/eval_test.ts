@@ -3,7 +3,7 @@ import { gpuTest, Rng } from "../testing/mod.ts";
 import { Tensor } from "../tensor.ts";
 import { newGraph } from "../nn/graph.ts";
 import type { Dit } from "../nn/dit.ts";
-import { drawTimes, maskTokens } from "../train/objectives.ts";
+import { drawTimes, maskTokens, objectiveLoss } from "../train/objectives.ts";
 import { DEFAULT_INTERVAL } from "@blockdiff/schedules";
 import { ByteTokenizer } from "../data/byte_tokenizer.ts";
 import { tinyModel } from "../sample/_test_model.ts";
@@ -38,6 +38,44 @@ async function logitsOf(model: Dit, ids: Int32Array, B: number, kind: "bdTrain" 
   const t = g.keep(Tensor.from(model.gpu, ids, [B, ids.length / B], "i32"));
   return await model.forward(g, { ids: t }, { kind }).value.readFloat();
 }
+
+gpuTest(
+  "eval: losses scored in chunks of positions equal one piece (all objectives)",
+  async (t, gpu) => {
+    const rng = new Rng(5);
+    const B = 2, L = 32;
+    const ids = Int32Array.from({ length: B * L }, (_, i) => (i % L === 0 ? 48 : rng.int(0, 47)));
+    for (const algo of ["bd3lm", "mdlm", "sedd", "ar"] as const) {
+      await t.step(algo, async () => {
+        using model = await tinyModel(gpu, algo === "bd3lm" ? {} : { algo, blockSize: L });
+        const loss = async (chunk?: number) => {
+          using g = newGraph(gpu, { grad: false });
+          const r = objectiveLoss(g, model, { batch: B, length: L, ids }, {
+            maskId: MASK,
+            seed: 3,
+            step: 1,
+            eval: true,
+            logitsChunkRows: chunk,
+          });
+          return { total: (await r.loss.value.readFloat())[0], per: await r.perToken.readFloat() };
+        };
+        const whole = await loss(), chunked = await loss(7);
+        assert.ok(
+          Math.abs(whole.total - chunked.total) <= 1e-5 * Math.abs(whole.total),
+          `${whole.total} vs ${chunked.total}`,
+        );
+        let worst = 0;
+        for (let i = 0; i < whole.per.length; i++) {
+          worst = Math.max(
+            worst,
+            Math.abs(whole.per[i] - chunked.per[i]) / Math.max(1, Math.abs(whole.per[i])),
+          );
+        }
+        assert.ok(worst < 1e-5, `per-token relative |Δ| ${worst}`);
+      });
+    }
+  },
+);
 
 gpuTest("eval: test perplexity equals exp(mean NELBO) computed by hand", async (t, gpu) => {
   const rng = new Rng(3);

@@ -113,3 +113,35 @@ gpuTest("wait policy: hybrid and spin both settle GPU promises", async (_t, gpu)
   }
   setWaitPolicy(before);
 });
+
+gpuTest(
+  "Gpu.profile times every dispatch by kernel label; results are unchanged",
+  async (_t, gpu) => {
+    if (!gpu.features.timestampQuery) {
+      console.warn("skipped: no timestamp-query on this adapter");
+      return;
+    }
+    const spec = (name: string) => ({
+      name,
+      code: `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+  if (g.x < arrayLength(&x)) { x[g.x] = x[g.x] * 2.0 + 1.0; }
+}`,
+      bindings: ["write" as const],
+    });
+    using t = Tensor.from(gpu, new Float32Array(1000).fill(1), [1000]);
+    const a = await gpu.compile(spec("double_a")), b = await gpu.compile(spec("double_b"));
+    const prof = gpu.profile();
+    assert.throws(() => gpu.profile(), /already running/);
+    for (let i = 0; i < 3; i++) gpu.dispatch(a, [t], null, grid1d(1000, 64));
+    gpu.dispatch(b, [t], null, grid1d(1000, 64));
+    const times = await prof.stop();
+    assert.deepEqual(times.map((x) => [x.label, x.count]).sort(), [["double_a()", 3], [
+      "double_b()",
+      1,
+    ]]);
+    assert.ok(times.every((x) => x.ms >= 0 && Number.isFinite(x.ms)));
+    // ((((1·2+1)·2+1)·2+1)·2+1) = 31: the work ran once each, in order.
+    assert.equal((await t.readFloat())[0], 31);
+  },
+);

@@ -184,9 +184,9 @@ export class Dit implements Disposable {
    */
   hidden(g: Graph, input: ForwardInput, mode: ForwardMode): { h: Var; cvec: Var | null } {
     if (g.grad) throw new ShapeError("hidden is for inference: build the graph with grad: false");
-    if (mode.kind === "bdTrain") throw new ShapeError("hidden: bdTrain mode is for training");
-    const { h, cvec } = this.#trunk(g, input, mode, null);
-    return { h, cvec };
+    const { h, cvec, half } = this.#trunk(g, input, mode, null);
+    // bdTrain: only the x_t half produces logits, as in `forward`.
+    return { h: mode.kind === "bdTrain" ? leadingRows(g, h, half) : h, cvec };
   }
 
   /** Final LayerNorm (adaLN) and output layer over hidden states `[B, S, d]`: `[B, S, V]`. */

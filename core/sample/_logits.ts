@@ -62,6 +62,9 @@ export class LogitsDrawer implements Disposable {
   readonly gpu: Gpu;
   #chunks: KeptChunk[] = [];
   #used = 0;
+  /** Uniforms uploaded by `stage` before the prediction was recorded (one submission). */
+  #staged: Tensor | null = null;
+  #stagedFresh = false;
   #batch = 0;
   #seq = 0;
 
@@ -73,6 +76,20 @@ export class LogitsDrawer implements Disposable {
   keep(logits: Var, n: number): void {
     this.begin(logits.shape[0], n);
     this.add(logits, logits.shape[1] - n, 0, n);
+  }
+
+  /**
+   * Uploads the uniforms of the next `draw` now, before the prediction's passes are recorded:
+   * a host write submits the work recorded before it, so writing them here (rather than in
+   * `draw`) keeps the pass and the draw in one submission.
+   */
+  stage(uniforms: Float32Array): void {
+    if (this.#staged?.size !== uniforms.length) {
+      this.#staged?.dispose();
+      this.#staged = Tensor.empty(this.gpu, [uniforms.length]);
+    }
+    this.#staged.write(uniforms);
+    this.#stagedFresh = true;
   }
 
   /** Starts a prediction of `seq` rows per batch row, given chunk by chunk with `add`. */
@@ -130,6 +147,13 @@ export class LogitsDrawer implements Disposable {
       temperature: probs.temperature ?? 1,
     };
     const chunks = this.#chunks.slice(0, this.#used);
+    const staged = this.#stagedFresh ? this.#staged : null;
+    this.#stagedFresh = false;
+    if (chunks.length === 1 && chunks[0].count === S && staged) {
+      // The whole prediction in one chunk: draw with the staged uniforms, no host write.
+      sampleDraw(chunks[0].logits, staged, { ...opts, out: chunks[0].out });
+      return await readSampleDraw(chunks[0].out);
+    }
     for (const c of chunks) {
       // Chunk row b·count + j is prediction row b·S + start + j.
       const u = new Float32Array(B * c.count);
@@ -165,6 +189,8 @@ export class LogitsDrawer implements Disposable {
     for (const c of this.#chunks) for (const t of [c.logits, c.uniforms, c.out]) t.dispose();
     this.#chunks = [];
     this.#used = 0;
+    this.#staged?.dispose();
+    this.#staged = null;
   }
 
   [Symbol.dispose](): void {

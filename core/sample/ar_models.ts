@@ -44,6 +44,7 @@ export class KvArModel implements NextTokenModel, Disposable {
     uniforms: Float32Array,
     probs: ProbabilityOptions,
   ): Promise<CandidateDraws> {
+    this.#drawer.stage(uniforms);
     return this.#append(tokens, n, (logits) => {
       this.#drawer.keep(logits, 1);
       return this.#drawer.draw(uniforms, probs);
@@ -134,6 +135,7 @@ export class WindowArModel implements NextTokenModel, Disposable {
     probs: ProbabilityOptions,
   ): Promise<CandidateDraws> {
     this.#drawer ??= new LogitsDrawer(this.#model.gpu);
+    this.#drawer.stage(uniforms);
     using g = newGraph(this.#model.gpu, { grad: false });
     this.#drawer.keep(this.#forward(g, tokens, n), 1);
     return await this.#drawer.draw(uniforms, probs);

@@ -89,6 +89,7 @@ export class FullSequenceDenoiser implements BlockDenoiser, Disposable {
     probs: ProbabilityOptions,
   ): Promise<CandidateDraws> {
     const drawer = this.#drawer ??= new LogitsDrawer(this.#model.gpu);
+    drawer.stage(uniforms);
     drawer.begin(this.batch, n);
     await this.#pass(block, n, t, (logits, start) => {
       drawer.add(logits, 0, start, logits.shape[1]);

@@ -84,6 +84,7 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
     probs: ProbabilityOptions,
   ): Promise<CandidateDraws> {
     this.#makeRoom(n);
+    this.#drawer.stage(uniforms);
     using g = newGraph(this.#model.gpu, { grad: false });
     const ids = idsTensor(g, block, this.batch, n);
     const sigma = sigmaTensor(g, this.#model, this.batch, t);

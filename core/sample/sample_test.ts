@@ -140,6 +140,16 @@ gpuTest("sample: BD3-LM block denoisers on a tiny model", async (t, gpu) => {
         });
         assert.equal(host.rows[0].length, 24);
       }
+      // A denoising step is one submission: the pass, the copy of its rows and the draw; only
+      // 5 words per position come back.
+      using kv = new KvBlockDenoiser(model, 2);
+      const block = new Int32Array(8).fill(MASK);
+      const u = new Float32Array(8).fill(0.5);
+      await kv.denoiseDraws(block, 4, 1, u, { maskId: MASK });
+      const before = gpu.counters.submissions;
+      const d = await kv.denoiseDraws(block, 4, 1, u, { maskId: MASK });
+      assert.equal(gpu.counters.submissions - before, 1);
+      assert.equal(d.tokens.length, 8);
     },
   );
 

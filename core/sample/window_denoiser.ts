@@ -81,6 +81,7 @@ export class WindowBlockDenoiser implements BlockDenoiser, Disposable {
     probs: ProbabilityOptions,
   ): Promise<CandidateDraws> {
     this.#drawer ??= new LogitsDrawer(this.#model.gpu);
+    this.#drawer.stage(uniforms);
     using g = newGraph(this.#model.gpu, { grad: false });
     this.#drawer.keep(this.#forward(g, block, n, t), n);
     return await this.#drawer.draw(uniforms, probs);

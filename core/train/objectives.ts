@@ -10,7 +10,9 @@ import type { Gpu } from "../gpu/runtime.ts";
 import { Tensor } from "../tensor.ts";
 import type { Graph, Var } from "../autograd/graph.ts";
 import type { Dit } from "../nn/dit.ts";
-import { tokenLoss } from "../nn/ops.ts";
+import { rowRange, tokenLoss, type TokenLossKind } from "../nn/ops.ts";
+import { newGraph } from "../nn/graph.ts";
+import { weightedSumAll } from "@blockdiff/kernels";
 import { ShapeError } from "../gpu/errors.ts";
 import type { Algo } from "../io/model_config.ts";
 import { type ClipInterval, DEFAULT_INTERVAL, sampleTimes, SIGMA_MAX } from "@blockdiff/schedules";
@@ -35,6 +37,11 @@ export interface ObjectiveOptions {
   blockStarts?: readonly number[];
   /** Multiplies the loss (and so its gradient): 1/k for k accumulated micro-batches. */
   lossScale?: number;
+  /**
+   * Without gradients, project at most this many positions per row to the vocabulary at once
+   * (default: as many as fit one storage binding, `Dit.logitsRowsPerChunk`).
+   */
+  logitsChunkRows?: number;
 }
 
 /** What one loss evaluation produced. */
@@ -166,23 +173,16 @@ function arLoss(g: Graph, model: Dit, data: TokenBatch, opts: ObjectiveOptions):
     tgt.set(ids.subarray(b * L + 1, (b + 1) * L), b * n);
   }
   const idsT = g.keep(upload(g.gpu, inp, [B, n], "i32"));
-  const logits = model.forward(g, {
-    ids: idsT,
-    idsHost: inp,
-    dropoutOffset: opts.step,
-    dropoutSeed: opts.seed,
-  }, {
-    kind: "causal",
-  });
   const weights = new Float32Array(B * n).fill((opts.lossScale ?? 1) / (B * n)); // no ignore_bos for AR
-  const targets = g.keep(upload(g.gpu, tgt, [B * n], "i32"));
-  const w = g.keep(upload(g.gpu, weights, [B * n], "f32"));
-  const flat = g.wrap(logits.value.reshape([B * n, model.config.vocab]), true);
-  // The reshape shares the buffer; route its gradient back to the logits Var.
-  g.onBackward(() => {
-    if (flat.grad) g.passGrad(logits, g.keep(flat.grad.reshape(logits.shape)));
-  });
-  const { total, perRow } = tokenLoss(g, flat, { kind: "subs", targets, maskId: opts.maskId }, w);
+  const { total, perRow } = headLoss(
+    g,
+    model,
+    { ids: idsT, idsHost: inp, dropoutOffset: opts.step, dropoutSeed: opts.seed },
+    { kind: "causal" },
+    weights,
+    opts.logitsChunkRows,
+    (rows) => ({ kind: "subs", targets: rows.i32(tgt), maskId: opts.maskId }),
+  );
   return {
     loss: total,
     perToken: perRow,
@@ -263,18 +263,13 @@ function diffusionLoss(
     Math.min(-Math.log1p(-tTok[b * L]), SIGMA_MAX)
   );
   const sigma = c.timeConditioning ? g.keep(upload(g.gpu, sigmaHost, [B], "f32")) : null;
-  const logits = model.forward(g, {
+  const forwardInput = {
     ids: idsT,
     idsHost: input,
     sigma,
     dropoutSeed: opts.seed,
     dropoutOffset: opts.step,
-  }, mode);
-  const flat = g.wrap(logits.value.reshape([B * L, c.vocab]), true);
-  g.onBackward(() => {
-    if (flat.grad) g.passGrad(logits, g.keep(flat.grad.reshape(logits.shape)));
-  });
-  const w = g.keep(upload(g.gpu, weights, [B * L], "f32"));
+  };
   let result;
   if (c.algo === "sedd") {
     const sig = new Float32Array(B * L), dsig = new Float32Array(B * L);
@@ -284,19 +279,26 @@ function diffusionLoss(
       sig[i] = s;
       dsig[i] = Math.expm1(s) / tt; // 1/(1−t) unclipped, 999/t once σ is clipped
     }
-    result = tokenLoss(g, flat, {
+    result = headLoss(g, model, forwardInput, mode, weights, opts.logitsChunkRows, (rows) => ({
       kind: "sedd",
       inputs: {
-        xt: g.keep(upload(g.gpu, xt, [B * L], "i32")),
-        x0: g.keep(upload(g.gpu, x0, [B * L], "i32")),
-        sigma: g.keep(upload(g.gpu, sig, [B * L], "f32")),
-        dsigma: g.keep(upload(g.gpu, dsig, [B * L], "f32")),
+        xt: rows.i32(xt),
+        x0: rows.i32(x0),
+        sigma: rows.f32(sig),
+        dsigma: rows.f32(dsig),
         maskId: opts.maskId,
       },
-    }, w);
+    }));
   } else {
-    const tg = g.keep(upload(g.gpu, targets, [B * L], "i32"));
-    result = tokenLoss(g, flat, { kind: "subs", targets: tg, maskId: opts.maskId }, w);
+    result = headLoss(
+      g,
+      model,
+      forwardInput,
+      mode,
+      weights,
+      opts.logitsChunkRows,
+      (rows) => ({ kind: "subs", targets: rows.i32(targets), maskId: opts.maskId }),
+    );
   }
   return {
     loss: result.total,
@@ -307,4 +309,84 @@ function diffusionLoss(
     blockStarts: starts,
     xt,
   };
+}
+
+/** Per-position host arrays restricted to the rows of one logits chunk, uploaded into `g`. */
+interface ChunkRows {
+  i32(host: Int32Array): Tensor;
+  f32(host: Float32Array): Tensor;
+}
+
+/**
+ * The output layer and the token loss over every position of the forward pass: logits
+ * `[B, S, V]` in one piece when they fit a storage binding (or gradients are needed), else, in
+ * evaluation, projected and scored in chunks of positions so that a long sequence times a
+ * large vocabulary (1024 × 50258 f32 = 206 MB) also runs on adapters with a 128 MiB binding
+ * limit. `kind` builds the loss inputs from per-position host arrays (`[B·S]`, row-major).
+ */
+function headLoss(
+  g: Graph,
+  model: Dit,
+  input: Parameters<Dit["forward"]>[1],
+  mode: Parameters<Dit["forward"]>[2],
+  weights: Float32Array,
+  chunkRows: number | undefined,
+  kind: (rows: ChunkRows) => TokenLossKind,
+): { total: Var; perRow: Tensor } {
+  const gpu = g.gpu;
+  const V = model.config.vocab;
+  const B = input.ids.shape[0];
+  const S = weights.length / B;
+  const fit = model.logitsRowsPerChunk(B);
+  const step = g.grad ? fit : Math.min(chunkRows ?? fit, fit);
+  if (S <= step || g.grad) {
+    if (S > fit) {
+      throw new ShapeError(
+        `the logits of ${B}×${S} positions × ${V} tokens (${B * S * V * 4} bytes) exceed this ` +
+          `adapter's ${gpu.device.limits.maxStorageBufferBindingSize}-byte storage binding ` +
+          "limit, which training needs in one piece: lower the batch or the length, or use a GPU",
+      );
+    }
+    const logits = model.forward(g, input, mode);
+    const flat = g.wrap(logits.value.reshape([B * S, V]), true);
+    // The reshape shares the buffer; route its gradient back to the logits Var.
+    g.onBackward(() => {
+      if (flat.grad) g.passGrad(logits, g.keep(flat.grad.reshape(logits.shape)));
+    });
+    const all: ChunkRows = {
+      i32: (h) => g.keep(upload(gpu, h, [B * S], "i32")),
+      f32: (h) => g.keep(upload(gpu, h, [B * S], "f32")),
+    };
+    return tokenLoss(g, flat, kind(all), g.keep(upload(gpu, weights, [B * S], "f32")));
+  }
+  const { h, cvec } = model.hidden(g, input, mode);
+  const perRow = g.keep(Tensor.zeros(gpu, [B * S]));
+  for (let s0 = 0; s0 < S; s0 += step) {
+    const n = Math.min(step, S - s0);
+    // Chunk row b·n + j is position b·S + s0 + j.
+    const pick = <T extends Int32Array | Float32Array>(host: T): T => {
+      const out = new (host.constructor as { new (n: number): T })(B * n);
+      for (let b = 0; b < B; b++) out.set(host.subarray(b * S + s0, b * S + s0 + n), b * n);
+      return out;
+    };
+    using gc = newGraph(gpu, { grad: false });
+    const rows: ChunkRows = {
+      i32: (x) => gc.keep(upload(gpu, pick(x), [B * n], "i32")),
+      f32: (x) => gc.keep(upload(gpu, pick(x), [B * n], "f32")),
+    };
+    const logits = model.logits(gc, rowRange(gc, h, s0, n), cvec);
+    const flat = gc.wrap(logits.value.reshape([B * n, V]), false);
+    const r = tokenLoss(gc, flat, kind(rows), gc.keep(upload(gpu, pick(weights), [B * n], "f32")));
+    for (let b = 0; b < B; b++) {
+      gpu.copy(
+        r.perRow.buffer,
+        r.perRow.offset + b * n * 4,
+        perRow.buffer,
+        perRow.offset + (b * S + s0) * 4,
+        n * 4,
+      );
+    }
+  }
+  const w = g.keep(upload(gpu, weights, [B * S], "f32"));
+  return { total: g.wrap(weightedSumAll(perRow, w), true), perRow };
 }

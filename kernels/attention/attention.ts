@@ -11,6 +11,7 @@
 import { formatShape, type Gpu, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
 import src from "./attention.wgsl" with { type: "text" };
 import combineSrc from "./attention_combine.wgsl" with { type: "text" };
+import rowsSrc from "./attention_rows.wgsl" with { type: "text" };
 import { placeholders, selectVariant } from "./_shared.ts";
 
 /**
@@ -151,6 +152,44 @@ export function blockBounds(starts: readonly number[], length: number): Int32Arr
 }
 
 /** Rows per workgroup: one subgroup (8 lanes) on CPU drivers, wider on real GPUs. */
+/** Query rows up to which a CPU driver runs the row-per-subgroup kernel. */
+const ROWS_KERNEL_MAX_SQ = 4;
+
+/**
+ * Whether `attention_rows.wgsl` serves these arguments: a CPU driver with subgroups of ≥ 8
+ * lanes, every key visible (full / cached), few query rows and many keys (sampling with a KV
+ * cache), where the query-tiled kernel leaves most lanes idle.
+ */
+function rowsKernelFits(gpu: Gpu, a: AttentionArgs): boolean {
+  return gpu.info.isSoftware && gpu.features.subgroups && gpu.info.subgroupMinSize >= 8 &&
+    (a.mask.kind === "cached" || a.mask.kind === "full") && a.seqQ <= ROWS_KERNEL_MAX_SQ &&
+    a.seqK >= 64 && a.headDim <= 128;
+}
+
+function rowsAttention(gpu: Gpu, a: AttentionArgs, out: Tensor, lse: Tensor | null): void {
+  const D = a.headDim, d4 = D / 4;
+  const perLane = Math.ceil(d4 / 8);
+  const kernel = gpu.kernel({
+    name: "attention_rows",
+    code: rowsSrc,
+    params: { MAXT: 4, HAS_LSE: lse !== null },
+    bindings: ["read", "read", "read", "write", "write", "uniform"],
+  });
+  const u = new Uniforms().u32(a.seqQ).u32(a.seqK).u32(a.heads).u32(d4);
+  for (const o of [a.q, a.k, a.v]) {
+    u.u32((o.offset ?? 0) / 4).u32(o.rowStride / 4).u32(o.batchStride / 4).u32(
+      (o.headStride ?? D) / 4,
+    );
+  }
+  u.u32((a.heads * D) / 4).u32(d4).f32((a.scale ?? 1 / Math.sqrt(D)) * Math.LOG2E).u32(perLane);
+  gpu.dispatch(
+    kernel,
+    [a.q.tensor, a.k.tensor, a.v.tensor, out, lse ?? placeholders(gpu).f32],
+    u.bytes(),
+    [a.seqQ, a.heads, a.batch],
+  );
+}
+
 /**
  * How many key ranges to split the keys into: enough workgroups to occupy the device (a few
  * per CPU core on a software adapter, a few hundred on a GPU), with at least 64 keys per
@@ -424,6 +463,10 @@ export function attention(a: AttentionArgs): { out: Tensor; lse: Tensor | null }
     ) && out.offset % 16 === 0;
   const unit = vec ? 4 : 1;
 
+  if (vec && a.split === undefined && rowsKernelFits(gpu, a)) {
+    rowsAttention(gpu, a, out, lse);
+    return { out, lse };
+  }
   const n = mask.kind === "bdTrain" ? seqQ / 2 : seqK;
   const blocks = resolveBlocks(gpu, mask, n);
   const qt = queryTile(gpu);

@@ -75,8 +75,11 @@ interface Case {
   Sq: number;
   Sk: number;
   mask: AttentionMask;
-  /** qkv: q, k, v from one [B, S, 3d] tensor; bhsd: separate [B, H, S, D] tensors, odd offset. */
-  layout: "qkv" | "bhsd";
+  /**
+   * qkv: q, k, v from one [B, S, 3d] tensor; bhsd: separate [B, H, S, D] tensors, odd offset;
+   * cache: separate aligned [B, S, H·D] tensors, as the KV cache binds them.
+   */
+  layout: "qkv" | "bhsd" | "cache";
   /** Forced split-KV ranges (undefined: the launcher's choice). */
   split?: number;
 }
@@ -90,6 +93,20 @@ function makeOperands(gpu: Gpu, rng: Rng, c: Case) {
     const ops = qkvOperands(t, H);
     const host = (o: AttentionOperand): HostOperand => ({ ...o, data });
     return { tensors: [t], gpu: ops, host: { q: host(ops.q), k: host(ops.k), v: host(ops.v) } };
+  }
+  if (c.layout === "cache") {
+    const one = (S: number) => {
+      const data = rng.normals(B * S * H * D);
+      const t = Tensor.from(gpu, data, [B, S, H * D]);
+      const op = { rowStride: H * D, headStride: D, batchStride: S * H * D };
+      return { t, g: { ...op, tensor: t } as AttentionOperand, h: { ...op, data } as HostOperand };
+    };
+    const q = one(Sq), k = one(Sk), v = one(Sk);
+    return {
+      tensors: [q.t, k.t, v.t],
+      gpu: { q: q.g, k: k.g, v: v.g },
+      host: { q: q.h, k: k.h, v: v.h },
+    };
   }
   // Heads-major [B, H, S, D] with a leading pad of 1 element, so the scalar path runs.
   const one = (S: number) => {
@@ -242,6 +259,20 @@ gpuTest("attention: every mask against the float64 reference", async (t, gpu) =>
     layout: "qkv",
   }, 6);
   split({ B: 1, H: 1, D: 12, Sq: 9, Sk: 80, mask: { kind: "full" }, layout: "bhsd" }, 20);
+  // Decoding shapes in the KV cache's layout: on CPU drivers with 8-lane subgroups the
+  // row-per-subgroup kernel (attention_rows.wgsl) serves them; D up to 128 (4 vec4 per lane),
+  // D4 not a multiple of the 8 lanes, keys not a multiple of its 4-key step.
+  for (
+    const [B, H, D, Sq, Sk] of [[1, 2, 32, 4, 301], [2, 3, 16, 1, 130], [1, 1, 128, 3, 67], [
+      2,
+      2,
+      20,
+      2,
+      99,
+    ]]
+  ) {
+    cases.push({ name: "decode", B, H, D, Sq, Sk, mask: { kind: "cached" }, layout: "cache" });
+  }
   for (const c of cases) {
     const m = c.mask as { blockSize?: number; blockStarts?: number[] };
     const blocks = m.blockSize

@@ -140,6 +140,12 @@ function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Dims {
     }
   }
   const batch = batchDims.reduce((x, y) => x * y, 1);
+  if (!batchedB && !transA) {
+    // A shared B against a row-major A: the batch is just more rows of A (and of C, which is
+    // laid out the same way), so it folds into M. One product of batch·M rows reads B once
+    // per row tile instead of once per batch element (Linear layers on [B, S, d]).
+    return { batch: 1, m: batch * m, n, k: ka, batchedB, outShape: [...batchDims, m, n] };
+  }
   return { batch, m, n, k: ka, batchedB, outShape: [...batchDims, m, n] };
 }
 
