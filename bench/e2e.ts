@@ -151,10 +151,13 @@ export async function benchE2e(gpu: Gpu, options: E2eOptions = {}): Promise<void
           const passes = out.nfe + commitPasses;
           const phase = phaseFractions(config, ceilings, {
             msPerPass: (decodeS * 1000) / passes,
-            tokensPerPass: batch * (kvCache ? Math.min(c.blockSize, gen) : ctx),
+            // A cached pass runs one block (AR: one token); a recomputing pass the window.
+            tokensPerPass: batch *
+              (kvCache ? (c.algo === "ar" ? 1 : Math.min(c.blockSize, gen)) : ctx),
             // Only the positions being predicted are projected to the vocabulary.
             vocabRowsPerPass: batch * (c.algo === "ar" ? 1 : Math.min(c.blockSize, ctx)),
-            contextPerToken: ctx,
+            // Cached tokens see the whole cache; a causal / block-causal window about half of it.
+            contextPerToken: kvCache || c.algo === "mdlm" ? ctx : ctx / 2,
             batch,
             dispatchesPerPass: (gpu.counters.dispatches - before) / passes,
           });
