@@ -3,14 +3,10 @@
  * to stdout: `{"layout": …}` first, then `{"texts": [...]}` per row group, or `{"error": …}`.
  * It runs apart because a corrupt page can send hyparquet's run-length decoder into a loop of
  * billions of steps that neither yields nor stops when a worker is terminated; a process can
- * be killed. Arguments: the file and the column. Imports use full npm specifiers so it runs
- * with `--no-config` from any project.
+ * be killed. Arguments: the file and the column.
  * @module
  */
-// Full npm specifiers (the versions deno.json pins): the child runs with --no-config, so it
-// resolves the same packages from whichever project imported blockdiff.
-// deno-lint-ignore no-import-prefix
-import * as hyparquet from "npm:hyparquet@1.33.0";
+import { openParquet } from "./parquet_decode.ts";
 
 const [path, field] = Deno.args;
 const encoder = new TextEncoder();
@@ -21,57 +17,13 @@ async function emit(line: unknown): Promise<void> {
 }
 
 try {
-  const file = await Deno.open(path, { read: true });
-  const { size } = await file.stat();
-  const buffer: hyparquet.AsyncBuffer = {
-    byteLength: size,
-    async slice(start: number, end?: number): Promise<ArrayBuffer> {
-      const stop = Math.min(end ?? size, size);
-      const out = new Uint8Array(Math.max(0, stop - start));
-      await file.seek(start, Deno.SeekMode.Start);
-      let off = 0;
-      while (off < out.length) {
-        const n = await file.read(out.subarray(off));
-        if (n === null) break;
-        off += n;
-      }
-      return out.buffer;
-    },
-  };
-  const meta: hyparquet.FileMetaData = await hyparquet.parquetMetadataAsync(buffer);
-  const groups = meta.row_groups.map((g) => ({
-    rows: Number(g.num_rows),
-    bytes: Number(g.total_compressed_size ?? g.total_byte_size ?? 0),
-  }));
-  const columns = meta.schema.slice(1).map((s) => s.name);
-  await emit({ layout: { columns, groups } });
-  if (columns.includes(field)) {
-    const codecs = new Set(
-      meta.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec ?? "UNCOMPRESSED")),
-    );
-    const plain = [...codecs].every((c) => c === "UNCOMPRESSED" || c === "SNAPPY");
-    const compressors = plain
-      ? undefined
-      // deno-lint-ignore no-import-prefix
-      : (await import("npm:hyparquet-compressors@1.1.2")).compressors;
+  const file = await openParquet(path);
+  await emit({ layout: file.layout });
+  if (file.layout.columns.includes(field)) {
     let rowStart = 0;
-    for (const g of groups) {
+    for (const g of file.layout.groups) {
       const rowEnd = rowStart + g.rows;
-      const rows = await hyparquet.parquetReadObjects({
-        file: buffer,
-        metadata: meta,
-        columns: [field],
-        rowStart,
-        rowEnd,
-        compressors,
-      });
-      const texts: string[] = [];
-      for (const row of rows) {
-        const v = row[field];
-        if (v === null || v === undefined) continue;
-        texts.push(typeof v === "string" ? v : new TextDecoder().decode(v as Uint8Array));
-      }
-      await emit({ texts });
+      await emit({ texts: await file.texts(field, rowStart, rowEnd) });
       rowStart = rowEnd;
     }
   }

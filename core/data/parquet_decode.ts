@@ -1,16 +1,12 @@
 /**
- * The parquet decoding itself (npm `hyparquet`), kept apart from the reader so it can run in a
- * worker (`parquet_worker.ts`): a corrupt file can send hyparquet's decoders into a loop that
- * never yields, which only terminating the worker stops.
+ * The parquet decoding itself (npm `hyparquet`), shared by the child process that `parquet.ts`
+ * runs it in (`parquet_child.ts`) and by its in-process fallback. It imports with full npm
+ * specifiers (the versions deno.json pins) because the child runs with `--no-config`, so it
+ * resolves the same packages from whichever project imported blockdiff.
  * @module
  */
-import {
-  type AsyncBuffer,
-  type FileMetaData,
-  parquetMetadataAsync,
-  parquetReadObjects,
-} from "hyparquet";
-import { openForRead } from "./stream.ts";
+// deno-lint-ignore no-import-prefix
+import * as hyparquet from "npm:hyparquet@1.33.0";
 
 /** What the reader needs to know of a file before reading its row groups. */
 export interface ParquetLayout {
@@ -28,10 +24,12 @@ export interface ParquetFile {
 }
 
 /** An `AsyncBuffer` over a local file, reading only the requested byte ranges. */
-async function fileBuffer(path: string): Promise<{ buffer: AsyncBuffer; file: Deno.FsFile }> {
-  const file = await openForRead(path);
+async function fileBuffer(
+  path: string,
+): Promise<{ buffer: hyparquet.AsyncBuffer; file: Deno.FsFile }> {
+  const file = await Deno.open(path, { read: true });
   const { size } = await file.stat();
-  const buffer: AsyncBuffer = {
+  const buffer: hyparquet.AsyncBuffer = {
     byteLength: size,
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
       const stop = Math.min(end ?? size, size);
@@ -52,9 +50,9 @@ async function fileBuffer(path: string): Promise<{ buffer: AsyncBuffer; file: De
 /** Opens `path` and reads its metadata (throws hyparquet's error on a corrupt footer). */
 export async function openParquet(path: string): Promise<ParquetFile> {
   const { buffer, file } = await fileBuffer(path);
-  let meta: FileMetaData;
+  let meta: hyparquet.FileMetaData;
   try {
-    meta = await parquetMetadataAsync(buffer);
+    meta = await hyparquet.parquetMetadataAsync(buffer);
   } catch (e) {
     file.close();
     throw e;
@@ -63,7 +61,10 @@ export async function openParquet(path: string): Promise<ParquetFile> {
     meta.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec ?? "UNCOMPRESSED")),
   );
   const plain = [...codecs].every((c) => c === "UNCOMPRESSED" || c === "SNAPPY");
-  const compressors = plain ? undefined : (await import("hyparquet-compressors")).compressors;
+  const compressors = plain
+    ? undefined
+    // deno-lint-ignore no-import-prefix
+    : (await import("npm:hyparquet-compressors@1.1.2")).compressors;
   return {
     layout: {
       columns: meta.schema.slice(1).map((s) => s.name),
@@ -73,7 +74,7 @@ export async function openParquet(path: string): Promise<ParquetFile> {
       })),
     },
     async texts(field, rowStart, rowEnd) {
-      const rows = await parquetReadObjects({
+      const rows = await hyparquet.parquetReadObjects({
         file: buffer,
         metadata: meta,
         columns: [field],

@@ -34,7 +34,7 @@ function assertDx(
     dyn += dy[i] ** 2;
   }
   const err = Number.isNaN(num) ? Infinity : Math.sqrt(num / Math.max(den, 0.01 * dyn));
-  if (!(err < 1e-5)) assertClose(got, want, 1e-5, what, seed);
+  if (!(err < 1e-5)) assertClose(got, want, 1e-5, what, seed, { floor: 1e-3 });
   return err;
 }
 
@@ -65,7 +65,12 @@ gpuTest("activationBackward: against the reference and finite differences", asyn
           const gotDx = await dx.readFloat();
           const e1 = assertDx(gotDx, ref.dx, dys, `${name} dx`, seed);
           let e2 = 0;
-          if (withBias) e2 = assertClose(await dbias.readFloat(), ref.dbias, 1e-5, "dbias", seed);
+          if (withBias) {
+            // A lone dbias can be a tiny sum (a GELU′ tail): judged at the data's scale.
+            e2 = assertClose(await dbias.readFloat(), ref.dbias, 1e-5, "dbias", seed, {
+              floor: 1e-3,
+            });
+          }
           activationBackward(dy, x, op, { bias, dx: dy, dbias: withBias ? dbias : undefined });
           assertDx(await dy.readFloat(), ref.dx, dys, `${name} dx in place`, seed);
 

@@ -74,33 +74,25 @@ export function ancestral(steps: number): InnerSampler {
   return {
     name: `ancestral(T=${steps})`,
     time: (i) => Math.max(1 - i / steps, 1 / steps),
-    step(s) {
-      const t = Math.max(1 - s.step / steps, 1 / steps);
-      const next = Math.max(t - 1 / steps, 0);
-      const stay = next / t;
-      let changed = false;
-      for (let j = 0; j < s.block.length; j++) {
-        if (s.block[j] !== s.maskId) continue;
-        if (next > 0 && s.rng.next() < stay) continue;
-        s.block[j] = drawCategorical(s.probs, s.rng.next(), j * s.vocab, s.vocab);
-        changed = true;
-      }
-      return changed;
-    },
-    fromDraws(s) {
-      const t = Math.max(1 - s.step / steps, 1 / steps);
-      const next = Math.max(t - 1 / steps, 0);
-      const stay = next / t;
-      let changed = false;
-      for (let j = 0; j < s.block.length; j++) {
-        if (s.block[j] !== s.maskId) continue;
-        if (next > 0 && s.rng.next() < stay) continue;
-        s.block[j] = s.draws.tokens[j];
-        changed = true;
-      }
-      return changed;
-    },
+    step: (s) =>
+      revealAncestral(s, (j) => drawCategorical(s.probs, s.rng.next(), j * s.vocab, s.vocab)),
+    fromDraws: (s) => revealAncestral(s, (j) => s.draws.tokens[j]),
   };
+
+  /** The update, with `draw(j)` giving position j's token from p_θ. */
+  function revealAncestral(s: InnerStep | DrawStep, draw: (j: number) => number): boolean {
+    const t = Math.max(1 - s.step / steps, 1 / steps);
+    const next = Math.max(t - 1 / steps, 0);
+    const stay = next / t;
+    let changed = false;
+    for (let j = 0; j < s.block.length; j++) {
+      if (s.block[j] !== s.maskId) continue;
+      if (next > 0 && s.rng.next() < stay) continue;
+      s.block[j] = draw(j);
+      changed = true;
+    }
+    return changed;
+  }
 }
 
 /**
@@ -112,33 +104,25 @@ export function firstHitting(): InnerSampler {
   return {
     name: "first-hitting",
     time: (_i, masked) => masked > 0 ? 1 : 0,
-    step(s) {
-      let changed = false;
-      for (let r = 0; r < s.batch; r++) {
-        const base = r * s.size;
-        const masked: number[] = [];
-        for (let j = 0; j < s.size; j++) if (s.block[base + j] === s.maskId) masked.push(base + j);
-        if (!masked.length) continue;
-        const j = masked[Math.min(masked.length - 1, Math.floor(s.rng.next() * masked.length))];
-        s.block[j] = drawCategorical(s.probs, s.rng.next(), j * s.vocab, s.vocab);
-        changed = true;
-      }
-      return changed;
-    },
-    fromDraws(s) {
-      let changed = false;
-      for (let r = 0; r < s.batch; r++) {
-        const base = r * s.size;
-        const masked: number[] = [];
-        for (let j = 0; j < s.size; j++) if (s.block[base + j] === s.maskId) masked.push(base + j);
-        if (!masked.length) continue;
-        const j = masked[Math.min(masked.length - 1, Math.floor(s.rng.next() * masked.length))];
-        s.block[j] = s.draws.tokens[j];
-        changed = true;
-      }
-      return changed;
-    },
+    step: (s) =>
+      revealFirstHitting(s, (j) => drawCategorical(s.probs, s.rng.next(), j * s.vocab, s.vocab)),
+    fromDraws: (s) => revealFirstHitting(s, (j) => s.draws.tokens[j]),
   };
+}
+
+/** One uniformly chosen masked position per row gets `draw(j)`, its token from p_θ. */
+function revealFirstHitting(s: InnerStep | DrawStep, draw: (j: number) => number): boolean {
+  let changed = false;
+  for (let r = 0; r < s.batch; r++) {
+    const base = r * s.size;
+    const masked: number[] = [];
+    for (let j = 0; j < s.size; j++) if (s.block[base + j] === s.maskId) masked.push(base + j);
+    if (!masked.length) continue;
+    const j = masked[Math.min(masked.length - 1, Math.floor(s.rng.next() * masked.length))];
+    s.block[j] = draw(j);
+    changed = true;
+  }
+  return changed;
 }
 
 /** Options of {@link confidenceUnmasking}. */
