@@ -286,34 +286,40 @@ export function addGated(g: Graph, x: Var, y: Var, gate: { mod: Var; chunk: numb
   return out;
 }
 
-/** The first `keep` positions of every batch row of `[B, S, d]` (the x_t half of [x_t ; x0]). */
-export function leadingRows(g: Graph, x: Var, keep: number): Var {
-  const [batch, seq, width] = x.shape;
-  const out = Tensor.empty(g.gpu, [batch, keep, width]);
-  const rowBytes = keep * width * 4;
+/**
+ * Copies rows [from, from + count) of every batch row of `src` `[B, S, W]` to rows
+ * [at, at + count) of `dst` `[B, D, W]` (f32), one buffer copy per batch row.
+ */
+export function copyRowRange(
+  src: Tensor,
+  dst: Tensor,
+  rows: { from: number; at: number; count: number },
+): void {
+  const [batch, seq, width] = src.shape;
+  const dseq = dst.shape[1];
+  const bytes = rows.count * width * 4;
   for (let b = 0; b < batch; b++) {
-    g.gpu.copy(
-      x.value.buffer,
-      x.value.offset + b * seq * width * 4,
-      out.buffer,
-      b * rowBytes,
-      rowBytes,
+    src.gpu.copy(
+      src.buffer,
+      src.offset + (b * seq + rows.from) * width * 4,
+      dst.buffer,
+      dst.offset + (b * dseq + rows.at) * width * 4,
+      bytes,
     );
   }
+}
+
+/** The first `keep` positions of every batch row of `[B, S, d]` (the x_t half of [x_t ; x0]). */
+export function leadingRows(g: Graph, x: Var, keep: number): Var {
+  const [batch, , width] = x.shape;
+  const out = Tensor.empty(g.gpu, [batch, keep, width]);
+  copyRowRange(x.value, out, { from: 0, at: 0, count: keep });
   const v = g.wrap(out, true);
   if (g.needsGrad(x)) {
     g.onBackward(() => {
       if (!v.grad) return;
       const full = g.keep(Tensor.zeros(g.gpu, x.shape));
-      for (let b = 0; b < batch; b++) {
-        g.gpu.copy(
-          v.grad.buffer,
-          v.grad.offset + b * rowBytes,
-          full.buffer,
-          b * seq * width * 4,
-          rowBytes,
-        );
-      }
+      copyRowRange(v.grad, full, { from: 0, at: 0, count: keep });
       g.passGrad(x, full);
     });
   }
@@ -342,16 +348,7 @@ export function rowRange(g: Graph, x: Var, start: number, count: number): Var {
   }
   if (g.needsGrad(x)) throw new ShapeError("rowRange is for inference (no gradient)");
   const out = Tensor.empty(g.gpu, [batch, count, width]);
-  const rowBytes = count * width * 4;
-  for (let b = 0; b < batch; b++) {
-    g.gpu.copy(
-      x.value.buffer,
-      x.value.offset + (b * seq + start) * width * 4,
-      out.buffer,
-      b * rowBytes,
-      rowBytes,
-    );
-  }
+  copyRowRange(x.value, out, { from: start, at: 0, count });
   return g.wrap(out, true);
 }
 

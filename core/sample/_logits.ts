@@ -7,6 +7,7 @@ import type { Gpu } from "../gpu/runtime.ts";
 import { Tensor } from "../tensor.ts";
 import type { Graph, Var } from "../autograd/graph.ts";
 import type { Dit } from "../nn/dit.ts";
+import { copyRowRange } from "../nn/ops.ts";
 import { type CandidateDraws, type ProbabilityOptions, SIGMA_MAX } from "@blockdiff/schedules";
 import { readSampleDraw, sampleDraw } from "@blockdiff/kernels";
 
@@ -30,16 +31,7 @@ export async function readLastRows(gpu: Gpu, logits: Var, n: number): Promise<Fl
   const [B, S, V] = logits.shape;
   if (n === S) return await logits.value.readFloat();
   using out = Tensor.empty(gpu, [B, n, V]);
-  const src = logits.value;
-  for (let b = 0; b < B; b++) {
-    gpu.copy(
-      src.buffer,
-      src.offset + (b * S + S - n) * V * 4,
-      out.buffer,
-      b * n * V * 4,
-      n * V * 4,
-    );
-  }
+  copyRowRange(logits.value, out, { from: S - n, at: 0, count: n });
   return await out.readFloat();
 }
 
@@ -122,16 +114,7 @@ export class LogitsDrawer implements Disposable {
     }
     c.start = at;
     this.#used++;
-    const src = logits.value;
-    for (let b = 0; b < B; b++) {
-      this.gpu.copy(
-        src.buffer,
-        src.offset + (b * S + from) * V * 4,
-        c.logits.buffer,
-        c.logits.offset + b * count * V * 4,
-        count * V * 4,
-      );
-    }
+    copyRowRange(logits.value, c.logits, { from, at: 0, count });
   }
 
   /** One candidate per kept row (`[B·seq]`, row-major), drawn with `uniforms` (one per row). */
