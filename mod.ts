@@ -16,12 +16,11 @@
  */
 export * from "./core/mod.ts";
 export * from "./core/deno_entry.ts";
-export * from "./core/data/mod.ts";
-export * from "./core/io/mod.ts";
-export * from "./core/nn/mod.ts";
-export * from "./core/train/mod.ts";
-export * from "./core/sample/mod.ts";
-export * from "./core/eval/mod.ts";
+export * from "./data/mod.ts";
+export * from "./model/mod.ts";
+export * from "./train/mod.ts";
+export * from "./sampling/mod.ts";
+export * from "./eval/mod.ts";
 export * from "./kernels/mod.ts";
 export * from "./kernels/deno_entry.ts";
 export * from "./schedules/mod.ts";

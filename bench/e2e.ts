@@ -20,10 +20,10 @@
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
-import { type ModelConfig, modelConfig } from "@blockdiff/core/io";
-import { loadTokenizer } from "@blockdiff/core/data";
-import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/core/nn";
-import { generate } from "@blockdiff/core/sample";
+import { type ModelConfig, modelConfig } from "@blockdiff/model/io";
+import { loadTokenizer } from "@blockdiff/data";
+import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/model";
+import { generate } from "@blockdiff/sampling";
 import { matmul } from "@blockdiff/kernels";
 import { Tensor } from "@blockdiff/core";
 import { emit, timeGpu } from "./harness.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 import { type Gpu, Tensor } from "@blockdiff/core";
-import { modelConfig } from "@blockdiff/core/io";
-import { Dit, halfWeightsPay, newGraph, ParamSet } from "@blockdiff/core/nn";
+import { modelConfig } from "@blockdiff/model/io";
+import { Dit, halfWeightsPay, newGraph, ParamSet } from "@blockdiff/model";
 import { emit } from "./harness.ts";
 
 /** Options of the profile. */

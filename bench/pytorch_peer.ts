@@ -1,15 +1,15 @@
 /**
  * A PyTorch peer for the end-to-end sampling bench: the same sampling algorithm on the same
  * weights, run by `tools/reference/sample_torch.py` (float32 torch, plain matmul attention, a
- * KV cache that mirrors `core/sample/kv_denoiser.ts`) and timed in the same bench run. The
+ * KV cache that mirrors `sampling/kv_denoiser.ts`) and timed in the same bench run. The
  * weights are exported to a temporary Hugging Face directory (config.json + model.safetensors,
  * as `bd3 convert` writes them), the script runs under `/usr/bin/python3` (or
  * `$BLOCKDIFF_PYTHON`), and its JSON line comes back as a {@link PeerResult}.
  * @module
  */
 import { join } from "node:path";
-import type { Dit, ParamSet } from "@blockdiff/core/nn";
-import { type ModelConfig, saveHfCheckpoint, type TensorMap } from "@blockdiff/core/io";
+import type { Dit, ParamSet } from "@blockdiff/model";
+import { type ModelConfig, saveHfCheckpoint, type TensorMap } from "@blockdiff/model/io";
 
 /** The Python used when neither `python` nor `$BLOCKDIFF_PYTHON` is given (Debian's, with python3-torch). */
 export const DEFAULT_PYTHON = "/usr/bin/python3";

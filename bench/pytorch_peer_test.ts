@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { modelConfig } from "@blockdiff/core/io";
-import { Dit, ParamSet } from "@blockdiff/core/nn";
+import { modelConfig } from "@blockdiff/model/io";
+import { Dit, ParamSet } from "@blockdiff/model";
 import { gpuTest } from "@blockdiff/core/testing";
 import {
   DEFAULT_PYTHON,

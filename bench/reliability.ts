@@ -9,11 +9,11 @@
  * loopback load (`web/load.ts`).
  * @module
  */
-import { freshSeed } from "../core/testing/mod.ts";
+import { freshSeed } from "@blockdiff/core/testing";
 import { type BenchRecord, emit } from "./harness.ts";
 import { runFuzz } from "../cli/reliability/fuzz.ts";
 import { runKillScenario, TRAIN_STEPS } from "../cli/reliability/kill.ts";
-import { acquireGpu } from "../core/deno_entry.ts";
+import { acquireGpu } from "@blockdiff/core/deno";
 import { runServerLoad } from "../web/load.ts";
 
 /** Options shared by the sections. */

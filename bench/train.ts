@@ -6,10 +6,10 @@
  * @module
  */
 import { type Gpu, Tensor } from "@blockdiff/core";
-import { type Algo, modelConfig } from "@blockdiff/core/io";
-import { BatchIterator, chunkSetFrom } from "@blockdiff/core/data";
-import { Dit, newGraph, ParamSet } from "@blockdiff/core/nn";
-import { Trainer } from "@blockdiff/core/train";
+import { type Algo, modelConfig } from "@blockdiff/model/io";
+import { BatchIterator, chunkSetFrom } from "@blockdiff/data";
+import { Dit, newGraph, ParamSet } from "@blockdiff/model";
+import { Trainer } from "@blockdiff/train";
 import { emit } from "./harness.ts";
 
 const VOCAB = 50258; // GPT-2 + mask, as the paper's OWT models

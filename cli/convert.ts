@@ -14,8 +14,8 @@ import {
   type ModelConfig,
   saveModelDir,
   type TensorMap,
-} from "@blockdiff/core/io";
-import { loadTokenizer } from "@blockdiff/core/data";
+} from "@blockdiff/model/io";
+import { loadTokenizer } from "@blockdiff/data";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 
 const FLAGS: Record<string, FlagSpec> = {

@@ -9,7 +9,7 @@
 import { acquireTunedGpu } from "./gpu.ts";
 import type { Gpu } from "@blockdiff/core";
 import { selfTest, type SelfTestResult } from "@blockdiff/kernels";
-import { generate } from "@blockdiff/core/sample";
+import { generate } from "@blockdiff/sampling";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { BUNDLED_MODEL, fmtRate, isModelDir, readModel, toGpu } from "./model.ts";
 import { LiveView } from "./live_view.ts";

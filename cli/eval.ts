@@ -7,9 +7,9 @@
  * @module
  */
 import { acquireTunedGpu } from "./gpu.ts";
-import { writeFileAtomic } from "@blockdiff/core/io";
-import { type ChunkSet, loadChunks, type Source, type Split } from "@blockdiff/core/data";
-import type { TokenBatch } from "@blockdiff/core/train";
+import { writeFileAtomic } from "@blockdiff/model/io";
+import { type ChunkSet, loadChunks, type Source, type Split } from "@blockdiff/data";
+import type { TokenBatch } from "@blockdiff/train";
 import {
   compareBlockPolicies,
   DitScorer,
@@ -21,9 +21,9 @@ import {
   type SampleStats,
   sampleStats,
   testPerplexity,
-} from "@blockdiff/core/eval";
-import { generate } from "@blockdiff/core/sample";
-import type { Dit } from "@blockdiff/core/nn";
+} from "@blockdiff/eval";
+import { generate } from "@blockdiff/sampling";
+import type { Dit } from "@blockdiff/model";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { DATA_FLAGS } from "./data_flags.ts";
 import { parseList } from "./parse.ts";

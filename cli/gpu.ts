@@ -6,7 +6,7 @@
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
-import { type Dit, halfWeightsPay } from "@blockdiff/core/nn";
+import { type Dit, halfWeightsPay } from "@blockdiff/model";
 import { acquireGpu, type GpuSession } from "@blockdiff/core/deno";
 import { loadOrTuneMatmul } from "@blockdiff/kernels/deno";
 

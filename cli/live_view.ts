@@ -6,7 +6,7 @@
  * @module
  */
 import type { StepEvent } from "@blockdiff/schedules";
-import type { Tokenizer } from "@blockdiff/core/data";
+import type { Tokenizer } from "@blockdiff/data";
 
 /** Where the view writes: a writer and whether it is a terminal. */
 export interface LiveTarget {

@@ -7,9 +7,9 @@
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Gpu } from "@blockdiff/core";
-import { loadModelDir, type ModelDir } from "@blockdiff/core/io";
-import { loadTokenizer, type Tokenizer } from "@blockdiff/core/data";
-import { Dit, ParamSet } from "@blockdiff/core/nn";
+import { loadModelDir, type ModelDir } from "@blockdiff/model/io";
+import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
+import { Dit, ParamSet } from "@blockdiff/model";
 import { UsageError } from "./args.ts";
 
 /** The model directory shipped with the repository (used when `--model` is not given). */

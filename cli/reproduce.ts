@@ -11,17 +11,17 @@
 import { join } from "node:path";
 import { acquireTunedGpu } from "./gpu.ts";
 import type { Gpu } from "@blockdiff/core";
-import { type Algo, loadModelDir, type ModelConfig, modelConfig } from "@blockdiff/core/io";
+import { type Algo, loadModelDir, type ModelConfig, modelConfig } from "@blockdiff/model/io";
 import {
   BatchIterator,
   type ChunkSet,
   loadChunks,
   loadTokenizer,
   type Tokenizer,
-} from "@blockdiff/core/data";
-import { Dit, newGraph, ParamSet } from "@blockdiff/core/nn";
-import { objectiveLoss, Trainer } from "@blockdiff/core/train";
-import { generate } from "@blockdiff/core/sample";
+} from "@blockdiff/data";
+import { Dit, newGraph, ParamSet } from "@blockdiff/model";
+import { objectiveLoss, Trainer } from "@blockdiff/train";
+import { generate } from "@blockdiff/sampling";
 import {
   DitScorer,
   evalBatches,
@@ -30,7 +30,7 @@ import {
   linePlot,
   sampleStats,
   testPerplexity,
-} from "@blockdiff/core/eval";
+} from "@blockdiff/eval";
 import { unbiasedVariance } from "@blockdiff/schedules";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { Progress } from "./progress.ts";

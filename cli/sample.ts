@@ -7,8 +7,8 @@
  * @module
  */
 import { acquireTunedGpu, prepareForSampling } from "./gpu.ts";
-import type { ModelConfig } from "@blockdiff/core/io";
-import { generate, type GenerateOptions, type GenerateResult } from "@blockdiff/core/sample";
+import type { ModelConfig } from "@blockdiff/model/io";
+import { generate, type GenerateOptions, type GenerateResult } from "@blockdiff/sampling";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { parseList } from "./parse.ts";
 import { fmtRate, modelArg, readModel, toGpu } from "./model.ts";

@@ -15,7 +15,7 @@ import {
   saveModelDir,
   saveTrainingCheckpoint,
   writeFileAtomic,
-} from "@blockdiff/core/io";
+} from "@blockdiff/model/io";
 import {
   BatchIterator,
   brownIds,
@@ -23,9 +23,9 @@ import {
   loadTokenizer,
   type Source,
   splitOf,
-} from "@blockdiff/core/data";
-import { Dit, ParamSet } from "@blockdiff/core/nn";
-import { Trainer } from "@blockdiff/core/train";
+} from "@blockdiff/data";
+import { Dit, ParamSet } from "@blockdiff/model";
+import { Trainer } from "@blockdiff/train";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { DATA_FLAGS } from "./data_flags.ts";
 import { Progress } from "./progress.ts";

@@ -8,11 +8,11 @@
  */
 import { join } from "node:path";
 import { acquireTunedGpu } from "./gpu.ts";
-import { writeFileAtomic } from "@blockdiff/core/io";
-import { loadChunks, type Split } from "@blockdiff/core/data";
-import { newGraph } from "@blockdiff/core/nn";
-import { objectiveLoss } from "@blockdiff/core/train";
-import { evalBatches, formatTable } from "@blockdiff/core/eval";
+import { writeFileAtomic } from "@blockdiff/model/io";
+import { loadChunks, type Split } from "@blockdiff/data";
+import { newGraph } from "@blockdiff/model";
+import { objectiveLoss } from "@blockdiff/train";
+import { evalBatches, formatTable } from "@blockdiff/eval";
 import { clipCandidates, type ClipInterval, ClipSearch } from "@blockdiff/schedules";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { DATA_FLAGS } from "./data_flags.ts";

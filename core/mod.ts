@@ -21,3 +21,4 @@ export * from "./gpu/wait.ts";
 export * from "./gpu/half.ts";
 export * from "./gpu/launch.ts";
 export * from "./tensor.ts";
+export * from "./autograd/graph.ts";

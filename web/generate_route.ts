@@ -7,7 +7,7 @@
  */
 import type { Context } from "hono";
 import { DeviceLostError, type Gpu } from "@blockdiff/core";
-import { generate, type GenerateResult } from "@blockdiff/core/sample";
+import { generate, type GenerateResult } from "@blockdiff/sampling";
 import type { ServerLimits } from "./limits.ts";
 import type { ModelRegistry } from "./models.ts";
 import type { GenerationQueue } from "./queue.ts";

@@ -14,9 +14,9 @@ import {
   type ModelConfig,
   readHfConfig,
   resolveModelDir,
-} from "@blockdiff/core/io";
-import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/core/nn";
-import { loadTokenizer, type Tokenizer } from "@blockdiff/core/data";
+} from "@blockdiff/model/io";
+import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/model";
+import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
 
 /** Names a model may have: no separators, no leading dot. */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

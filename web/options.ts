@@ -3,7 +3,7 @@
  * mode, so both sample with exactly the same settings.
  * @module
  */
-import type { GenerateOptions } from "../core/sample/generate.ts";
+import type { GenerateOptions } from "@blockdiff/sampling";
 import type { GenerateRequest } from "./validate.ts";
 
 /** The block sizes the adaptive policy chooses among (the page's fixed choices). */

@@ -4,9 +4,9 @@
  * Server-Sent Events and the in-browser mode builds the very same messages locally.
  * @module
  */
-import type { StepEvent } from "../schedules/samplers/semi_ar.ts";
-import type { Tokenizer } from "../core/data/tokenizer.ts";
-import type { GenerateResult } from "../core/sample/generate.ts";
+import type { StepEvent } from "@blockdiff/schedules";
+import type { Tokenizer } from "@blockdiff/data";
+import type { GenerateResult } from "@blockdiff/sampling";
 
 /** How a masked position is drawn. */
 export const MASK_GLYPH = "▒";

@@ -5,7 +5,7 @@
  * @module
  */
 import { join, sep } from "node:path";
-import { linePlot, type Series } from "@blockdiff/core/eval";
+import { linePlot, type Series } from "@blockdiff/eval";
 import { MODEL_NAME } from "./models.ts";
 
 /** Largest metrics file read (a long run writes ~200 bytes per step). */

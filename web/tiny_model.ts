@@ -5,8 +5,8 @@
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
-import { modelConfig, type ModelConfigInit, saveModelDir } from "@blockdiff/core/io";
-import { ParamSet } from "@blockdiff/core/nn";
+import { modelConfig, type ModelConfigInit, saveModelDir } from "@blockdiff/model/io";
+import { ParamSet } from "@blockdiff/model";
 import { Rng } from "@blockdiff/core/testing";
 
 /** Writes a tiny model (byte tokenizer, L = 32, b = 4 unless overridden) to `dir`. */

@@ -13,7 +13,7 @@ import {
   type AttentionMask,
   attentionWork,
   qkvOperands,
-} from "../../kernels/attention/attention.ts";
+} from "@blockdiff/kernels";
 import { attentionRef } from "../../kernels/attention/attention_ref.ts";
 import { emit, timeGpu } from "../harness.ts";
 

@@ -8,13 +8,8 @@
  */
 import { type Gpu, Tensor } from "@blockdiff/core";
 import { Rng } from "@blockdiff/core/testing";
-import {
-  attention,
-  type AttentionMask,
-  attentionWork,
-  qkvOperands,
-} from "../../kernels/attention/attention.ts";
-import { attentionBackward } from "../../kernels/attention/attention_backward.ts";
+import { attention, type AttentionMask, attentionWork, qkvOperands } from "@blockdiff/kernels";
+import { attentionBackward } from "@blockdiff/kernels";
 import { attentionBackwardRef } from "../../kernels/attention/attention_backward_ref.ts";
 import { emit, timeGpu } from "../harness.ts";
 

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "fflate";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { BlockdiffError } from "../../core/gpu/errors.ts";
+import { BlockdiffError } from "@blockdiff/core";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -19,10 +19,10 @@ import {
   saveModelDir,
   saveTrainingCheckpoint,
   type TensorMap,
-} from "../../core/io/mod.ts";
-import { bytesToUnicode, loadHfTokenizer, readDocuments } from "../../core/data/mod.ts";
-import { fixtureState, TINY } from "../../core/io/testdata/checkpoint_fixture.ts";
-import { Rng } from "../../core/testing/mod.ts";
+} from "@blockdiff/model";
+import { bytesToUnicode, loadHfTokenizer, readDocuments } from "@blockdiff/data";
+import { fixtureState, TINY } from "../../model/io/testdata/checkpoint_fixture.ts";
+import { Rng } from "@blockdiff/core/testing";
 
 /** The file kinds under test. */
 export const FILE_KINDS = [

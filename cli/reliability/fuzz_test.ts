@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freshSeed } from "../../core/testing/mod.ts";
+import { freshSeed } from "@blockdiff/core/testing";
 import { runFuzz } from "./fuzz.ts";
 
 const MAX_RSS_GROWTH_MIB = 512;

@@ -6,11 +6,11 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { latestCheckpointPath, loadLatestCheckpoint } from "../../core/io/mod.ts";
-import { TEMP_MARK } from "../../core/io/_atomic.ts";
-import { Rng } from "../../core/testing/mod.ts";
+import { latestCheckpointPath, loadLatestCheckpoint } from "@blockdiff/model";
+import { TEMP_MARK } from "../../model/io/_atomic.ts";
+import { Rng } from "@blockdiff/core/testing";
 
-const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 /** The tiny run: about 2 s of training after a few seconds of start-up. */
 export const TRAIN_ARGS = [

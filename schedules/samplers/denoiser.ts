@@ -1,6 +1,6 @@
 /**
  * The model-side interfaces the samplers drive. They are implemented over the GPU model in
- * `@blockdiff/core/sample`, and by plain functions in tests; samplers never see tensors.
+ * `@blockdiff/sampling`, and by plain functions in tests; samplers never see tensors.
  * @module
  */
 

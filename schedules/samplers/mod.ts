@@ -4,7 +4,7 @@
  * Philox draws, temperature / nucleus, per-block inner samplers (ancestral with the corrected
  * grid, first-hitting, confidence-ordered parallel unmasking), stop rules, block-size
  * policies (fixed, adaptive), and the drivers (semi-AR Algorithm 2, MDLM, AR, SEDD analytic)
- * against model interfaces implemented in `@blockdiff/core/sample`.
+ * against model interfaces implemented in `@blockdiff/sampling`.
  *
  * @example
  * ```ts

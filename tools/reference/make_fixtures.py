@@ -1,7 +1,7 @@
 """Makes blockdiff's parity fixtures with the PyTorch implementation in bd3lm_torch.py, and
 checks that a checkpoint exported by blockdiff runs in PyTorch.
 
-  python3 tools/reference/make_fixtures.py write core/nn/testdata
+  python3 tools/reference/make_fixtures.py write model/nn/testdata
       writes, for each algorithm, <dir>/<algo>/config.json + model.safetensors (random weights,
       Hugging Face layout) and <dir>/<algo>/expected.json (inputs, logits, losses).
   python3 tools/reference/make_fixtures.py check <export-dir> <inputs.json>

@@ -2,7 +2,7 @@
 algorithms on the same weights (a Hugging Face BD3-LM directory, config.json +
 model.safetensors, as blockdiff writes it), timed with the wall clock.
 
-It mirrors blockdiff's TypeScript samplers pass for pass (core/sample/*.ts,
+It mirrors blockdiff's TypeScript samplers pass for pass (sampling/*.ts,
 schedules/samplers/*.ts), in float32 (or float64) torch with plain matmul attention (torch 1.13
 has no scaled_dot_product_attention):
 
@@ -378,7 +378,7 @@ def sigma_of(model, t):
     return SIGMA_MAX if t >= 1 else min(-math.log1p(-t), SIGMA_MAX)
 
 
-# ---------------------------------------------------------------- denoisers (core/sample)
+# ---------------------------------------------------------------- denoisers (sampling/)
 class KvBlockDenoiser:
     def __init__(self, model, batch):
         self.model, self.cache, self.passes = model, KvCache(model, batch, model.L), 0

@@ -1,5 +1,5 @@
 /**
- * The training-curves view: pick runs and a metric; the server draws the SVG (core/eval's
+ * The training-curves view: pick runs and a metric; the server draws the SVG (eval's
  * `linePlot`) from the runs' metrics.jsonl; eval.json figures, when present, go in a table.
  * @module
  */

@@ -3,7 +3,7 @@
  * the server uses. Requests the features and limits the kernels use, like `acquireGpu` does.
  * @module
  */
-import { createGpu, type Gpu } from "../../core/mod.ts";
+import { createGpu, type Gpu } from "@blockdiff/core";
 
 /** Why the in-browser mode cannot run here, or null when WebGPU is available. */
 export function webGpuMissing(): string | null {

@@ -3,11 +3,11 @@
  * server uses (`Gpu`, `ParamSet`, `Dit`, `generate`), with the weights fetched once and cached.
  * @module
  */
-import { Dit, ParamSet } from "../../core/nn/mod.ts";
-import { generate } from "../../core/sample/generate.ts";
-import { ByteTokenizer } from "../../core/data/byte_tokenizer.ts";
-import { loadGpt2Tokenizer } from "../../core/data/gpt2.ts";
-import type { Tokenizer } from "../../core/data/tokenizer.ts";
+import { Dit, ParamSet } from "@blockdiff/model";
+import { generate } from "@blockdiff/sampling";
+import { ByteTokenizer } from "@blockdiff/data";
+import { loadGpt2Tokenizer } from "@blockdiff/data";
+import type { Tokenizer } from "@blockdiff/data";
 import { checkAgainstModel, parseGenerateRequest } from "../validate.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
 import { toGenerateOptions } from "../options.ts";

@@ -1,11 +1,11 @@
 /**
  * Model weights in the browser: fetched once from GET /api/models/:name/weights, kept in the
  * Cache API under the model's version, and decoded from safetensors into host tensors with
- * core/io's file-system-free decoder.
+ * model/io's file-system-free decoder.
  * @module
  */
-import { decodeSafetensors } from "../../core/io/safetensors_decode.ts";
-import type { TensorMap } from "../../core/io/host_tensor.ts";
+import { decodeSafetensors } from "../../model/io/safetensors_decode.ts";
+import type { TensorMap } from "@blockdiff/model";
 
 const CACHE = "blockdiff-weights-v1";
 

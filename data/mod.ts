@@ -1,0 +1,37 @@
+/**
+ * @module
+ * blockdiff's data pipeline (spec section 5): tokenizers (GPT-2, bert-base-uncased, bytes,
+ * any byte-level-BPE or WordPiece tokenizer.json), the embedded Brown corpus, local
+ * .txt/.jsonl(.gz)/.parquet sources, detokenizers, the reference's wrap and pad modes, an
+ * on-disk token cache and resumable seeded batching.
+ *
+ * @example
+ * ```ts ignore
+ * import { BatchIterator, loadChunks, loadGpt2Tokenizer } from "@blockdiff/data";
+ * const tokenizer = await loadGpt2Tokenizer();
+ * const chunks = await loadChunks({ kind: "brown" }, { tokenizer, length: 128, split: "train" });
+ * const it = new BatchIterator(chunks, { batchSize: 8, seed: 1 });
+ * const batch = it.next().value; // batch.ids: Int32Array of 8 × 128
+ * ```
+ */
+export * from "./errors.ts";
+export * from "./tokenizer.ts";
+export * from "./byte_tokenizer.ts";
+export * from "./gpt2.ts";
+export * from "./bert_basic.ts";
+export * from "./special_split.ts";
+export * from "./wordpiece.ts";
+export * from "./bert.ts";
+export * from "./byte_bpe.ts";
+export * from "./hf_tokenizer.ts";
+export * from "./detokenizers.ts";
+export * from "./wrap.ts";
+export * from "./splits.ts";
+export * from "./brown.ts";
+export * from "./stream.ts";
+export * from "./parquet.ts";
+export * from "./sources.ts";
+export * from "./token_cache.ts";
+export * from "./batches.ts";
+export * from "./pipeline.ts";
+export * from "./by_name.ts";

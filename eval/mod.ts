@@ -1,0 +1,20 @@
+/**
+ * @module
+ * Evaluation: test / zero-shot perplexity as the NELBO bound (spec 6.1), generative
+ * perplexity under a causal scorer (6.2), sample entropy / lengths / NFE / throughput (6.3),
+ * Markdown tables, a dependency-free SVG line plot, and the fixed-vs-adaptive block-size
+ * comparison.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatTable, zeroShotPerplexity } from "@blockdiff/eval";
+ * const r = await zeroShotPerplexity(model, tokenizer, { kind: "brown" }, { split: "test" });
+ * console.log(formatTable([r]));
+ * ```
+ */
+export * from "./perplexity.ts";
+export * from "./gen_ppl.ts";
+export * from "./sample_stats.ts";
+export * from "./table.ts";
+export * from "./plot.ts";
+export * from "./block_policies.ts";

@@ -1,0 +1,27 @@
+/**
+ * @module
+ * Host-side checkpoint I/O: safetensors reading (validated, lazy) and writing (atomic), the
+ * Hugging Face BD3-LM layout (`config.json` + `model.safetensors`, with every key and shape
+ * checked against the config), the mapping from Lightning `.ckpt` key names, and crash-safe
+ * training checkpoints (weights, AdamW moments, EMA, RNG state, step, data position).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadHfCheckpoint, parameterCount } from "@blockdiff/model/io";
+ * const ck = await loadHfCheckpoint("models/bd3lm-owt-block_size4");
+ * console.log(ck.config.blockSize, parameterCount(ck.config), ck.tensors.size);
+ * ```
+ */
+export * from "./errors.ts";
+export * from "./host_tensor.ts";
+export type { JsonValue } from "./_json.ts";
+export * from "./safetensors_header.ts";
+export * from "./safetensors_read.ts";
+export * from "./safetensors_write.ts";
+export * from "./model_config.ts";
+export * from "./hf_config.ts";
+export * from "./hf_params.ts";
+export * from "./hf_checkpoint.ts";
+export * from "./training_checkpoint.ts";
+export { type AtomicWriteOptions, type Sink, writeFileAtomic } from "./_atomic.ts";
+export * from "./model_dir.ts";

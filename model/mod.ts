@@ -1,0 +1,8 @@
+/**
+ * @module
+ * The BD3-LM model: the DiT backbone and its differentiable ops (`nn/`), and the formats it is
+ * stored in (`io/`: safetensors, the Hugging Face layout, training checkpoints, model
+ * directories).
+ */
+export * from "./nn/mod.ts";
+export * from "./io/mod.ts";

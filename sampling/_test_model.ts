@@ -1,0 +1,45 @@
+/**
+ * Tiny random models for the sampling and evaluation tests. A fresh model has an all-zero
+ * output layer (spec 1.10), so every logit would be 0; the output layer is replaced by random
+ * weights to make predictions position- and context-dependent.
+ * @module
+ */
+import type { Gpu } from "@blockdiff/core";
+import { type ModelConfig, modelConfig, type ModelConfigInit } from "@blockdiff/model";
+import { ParamSet } from "@blockdiff/model";
+import { Dit } from "@blockdiff/model";
+import { Rng } from "@blockdiff/core/testing";
+
+/** The tiny configuration of the tests, with overrides. */
+export function tinyConfig(overrides: ModelConfigInit = {}): ModelConfig {
+  return modelConfig({
+    size: "tiny",
+    vocab: 50,
+    hidden: 32,
+    heads: 4,
+    blocks: 2,
+    condDim: 16,
+    length: 32,
+    blockSize: 4,
+    dropout: 0,
+    ...overrides,
+  });
+}
+
+/** A tiny model with a random output layer (scale sets how peaked its predictions are). */
+export async function tinyModel(
+  gpu: Gpu,
+  overrides: ModelConfigInit = {},
+  seed = 1,
+  scale = 0.6,
+): Promise<Dit> {
+  const config = tinyConfig(overrides);
+  using init = ParamSet.init(gpu, config, seed);
+  const host = await init.toHost();
+  const rng = new Rng(seed + 100);
+  for (const key of ["backbone.output_layer.linear.weight", "backbone.output_layer.linear.bias"]) {
+    const t = host.get(key)!;
+    host.set(key, { ...t, data: rng.normals(t.data.length, scale) });
+  }
+  return new Dit(gpu, ParamSet.fromHost(gpu, config, host));
+}
