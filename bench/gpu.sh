@@ -27,7 +27,7 @@ pack() {
   dir=$(mktemp -d)
   # A fresh DENO_DIR holding only what the bench entry point needs (tfjs included: the matmul
   # bench's peer). --reload would refetch everything; a fresh dir does the same without it.
-  DENO_DIR="$dir/deno" "$deno" cache --quiet bench/main.ts cli/bench.ts bench/kernels/matmul.ts
+  DENO_DIR="$dir/deno" "$deno" cache --quiet cli/main.ts cli/bench.ts bench/kernels/matmul.ts
   DENO_DIR="$dir/deno" "$deno" cache --quiet \
     npm:@tensorflow/tfjs-core@4.22.0 npm:@tensorflow/tfjs-backend-webgpu@4.22.0 || true
   # Dawn ships a binary per platform; the GPU machine is linux-x64.
@@ -107,7 +107,7 @@ run() {
   # measured in the same run).
   rm -f "$out/gpu-report.json"
   local rc=0
-  timeout 540 "${deno[@]}" bench/main.ts "${suites[@]}" \
+  timeout 540 "${deno[@]}" cli/main.ts bench "${suites[@]}" \
     "${e2e[@]}" --pytorch "$torch_dev" --report "$out/gpu-report.json" | tee "$out/gpu-bench.jsonl" ||
     rc=$?
   if [ ! -s "$out/gpu-report.json" ]; then

@@ -9,7 +9,8 @@
  */
 import { join } from "node:path";
 import type { Dit, ParamSet } from "@blockdiff/model";
-import { type ModelConfig, saveHfCheckpoint, type TensorMap } from "@blockdiff/model/io";
+import type { ModelConfig, TensorMap } from "@blockdiff/model/io";
+import { saveHfCheckpoint } from "@blockdiff/model/deno";
 
 /** The Python used when neither `python` nor `$BLOCKDIFF_PYTHON` is given (Debian's, with python3-torch). */
 export const DEFAULT_PYTHON = "/usr/bin/python3";

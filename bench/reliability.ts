@@ -11,10 +11,10 @@
  */
 import { freshSeed } from "@blockdiff/core/testing";
 import { type BenchRecord, emit } from "./harness.ts";
-import { runFuzz } from "../cli/reliability/fuzz.ts";
-import { runKillScenario, TRAIN_STEPS } from "../cli/reliability/kill.ts";
+import { runFuzz } from "./reliability/fuzz.ts";
+import { runKillScenario, TRAIN_STEPS } from "./reliability/kill.ts";
 import { acquireGpu } from "@blockdiff/core/deno";
-import { runServerLoad } from "../web/load.ts";
+import { runServerLoad } from "@blockdiff/web";
 
 /** Options shared by the sections. */
 export interface ReliabilityOptions {

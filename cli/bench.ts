@@ -12,13 +12,33 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   report: { type: "string", help: "also write every figure to this JSON file (atomically)" },
   sizes: { type: "string", help: "e2e: model sizes, comma-separated (micro, tiny, small)" },
-  context: { type: "number", help: "e2e: context length (default 1024)" },
+  context: {
+    type: "number",
+    help: "e2e: context length (default 1024)",
+    integer: true,
+    min: 2,
+  },
   batches: { type: "string", help: "e2e: batch sizes, comma-separated (default 1,8)" },
-  tokens: { type: "number", help: "e2e: tokens generated per run with the KV cache" },
-  "uncached-tokens": { type: "number", help: "e2e: tokens generated per run without it" },
+  tokens: {
+    type: "number",
+    help: "e2e: tokens generated per run with the KV cache",
+    integer: true,
+    min: 1,
+  },
+  "uncached-tokens": {
+    type: "number",
+    help: "e2e: tokens generated per run without it",
+    integer: true,
+    min: 1,
+  },
   cases: { type: "string", help: "e2e: only cases whose label contains one of these (L'=4,AR)" },
   pytorch: { type: "string", help: "e2e: PyTorch peer on cpu, cuda or none (default cpu)" },
-  "train-steps": { type: "number", help: "e2e: training steps timed per algorithm (0: none)" },
+  "train-steps": {
+    type: "number",
+    help: "e2e: training steps timed per algorithm (0: none)",
+    integer: true,
+    min: 0,
+  },
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -37,7 +57,7 @@ Examples:
 
 /** Runs `bd3 bench`. */
 export async function runBench(argv: string[]): Promise<number> {
-  const { flags, positionals } = parseArgs(argv, FLAGS, "bench");
+  const { flags, positionals } = parseArgs(argv, FLAGS, "bench", { positionals: "any" });
   if (flags.help) {
     console.log(BENCH_HELP);
     return 0;

@@ -56,6 +56,8 @@ const COMMANDS = [
   "tune-schedule",
   "bench",
   "serve",
+  "runs",
+  "plot",
 ];
 
 Deno.test({
@@ -89,12 +91,12 @@ Deno.test({
       await usageError(["sample", "--no-kv-cach"], /unknown flag --no-kv-cach/);
     });
     await t.step("settings that need no model", async () => {
-      await usageError(["sample", "--samples", "0"], /--samples must be a positive integer/);
+      await usageError(["sample", "--samples", "0"], /--samples must be an integer ≥ 1/);
       await usageError(["sample", "--samples", "2", "--batch", "4"], /--batch 4 exceeds/);
-      await usageError(["sample", "--length", "-3"], /--length must be a positive integer/);
-      await usageError(["eval", "--split", "train"], /--split must be test or validation/);
+      await usageError(["sample", "--length", "-3"], /--length must be an integer ≥ 1/);
+      await usageError(["eval", "--split", "train"], /--split must be one of test, validation/);
       await usageError(["eval", "--plot", "x.svg"], /--plot needs --compare-block-policies/);
-      await usageError(["tune-schedule", "--delta", "0"], /--delta must be in \(0, 1\)/);
+      await usageError(["tune-schedule", "--delta", "0"], /--delta must be a number in \(0, 1\)/);
       await usageError(["tune-schedule", "--widths", "0.5,2"], /--widths takes numbers/);
       await usageError(["demo", "--seed", "-1"], /--seed must be an integer/);
       if (!(await exists(BUNDLED))) {
@@ -145,14 +147,17 @@ Deno.test({
 
       await t.step("sample: impossible settings are one-line usage errors", async () => {
         const m = ["sample", "--model", hf];
-        await usageError([...m, "--top-p", "1.5"], /--top-p must be in \(0, 1\], got 1\.5/);
-        await usageError([...m, "--top-p", "0"], /--top-p must be in \(0, 1\]/);
+        await usageError(
+          [...m, "--top-p", "1.5"],
+          /--top-p must be a number in \(0, 1\], got 1\.5/,
+        );
+        await usageError([...m, "--top-p", "0"], /--top-p must be a number in \(0, 1\]/);
         await usageError([...m, "--block-size", "5"], /--block-size 5 must divide .* 32 tokens/);
         await usageError([...m, "--adaptive", "4,6"], /--adaptive 6 must divide/);
         await usageError([...m, "--block-size", "4", "--adaptive", "4,8"], /not both/);
-        await usageError([...m, "--sampler", "greedy"], /--sampler must be first-hitting/);
-        await usageError([...m, "--stop", "eos,never"], /--stop takes eos, entropy or none/);
-        await usageError([...m, "--temperature", "-1"], /--temperature must be ≥ 0/);
+        await usageError([...m, "--sampler", "greedy"], /--sampler must be one of first-hitting/);
+        await usageError([...m, "--stop", "eos,never"], /--stop takes eos, entropy, both or none/);
+        await usageError([...m, "--temperature", "-1"], /--temperature must be a number ≥ 0/);
         await usageError([...m, "--window", "64"], /--window 64 exceeds/);
         await usageError([...m, "--prompt", "a long prompt here", "--length", "8"], /--length 8/);
         await usageError(["sample", "--model", join(dir, "nope")], /nope: .*model directory/);

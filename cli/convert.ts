@@ -7,15 +7,15 @@
  * @module
  */
 import { join } from "node:path";
+import type { ModelConfig, TensorMap } from "@blockdiff/model/io";
 import {
   latestCheckpointPath,
   loadModelDir,
   loadTrainingCheckpoint,
-  type ModelConfig,
+  META_FILE,
   saveModelDir,
-  type TensorMap,
-} from "@blockdiff/model/io";
-import { loadTokenizer } from "@blockdiff/data";
+} from "@blockdiff/model/deno";
+import { loadTokenizer, TOKENIZER_NAMES } from "@blockdiff/data";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -105,6 +105,12 @@ export async function runConvert(argv: string[]): Promise<number> {
       }
       meta = { ...meta, tokenizer: flags.tokenizer as string, maskId: tok.maskId };
     }
+    if (!flags.tokenizer && !(await hasMetaFile(m.dir))) {
+      // A Hugging Face directory says nothing of its tokenizer: infer it from the vocabulary.
+      const name = await tokenizerForVocab(config.vocab);
+      const tok = await loadTokenizer(name);
+      meta = { ...meta, tokenizer: name, maskId: tok.maskId };
+    }
     source = m.dir;
   }
   await saveModelDir(to, config, tensors, meta, {
@@ -123,4 +129,22 @@ export async function runConvert(argv: string[]): Promise<number> {
       `wrote ${to} (${config.algo}, L′=${config.blockSize}, ${flags.dtype}) from ${source}`,
     );}
   return 0;
+}
+
+async function hasMetaFile(dir: string): Promise<boolean> {
+  return await Deno.stat(join(dir, META_FILE)).then((st) => st.isFile, () => false);
+}
+
+/**
+ * The built-in tokenizer whose vocabulary has exactly `vocab` ids (GPT-2 + mask 50258, BERT
+ * 30522, bytes 260); any other size is ambiguous and must be named with `--tokenizer`.
+ */
+export async function tokenizerForVocab(vocab: number): Promise<string> {
+  for (const name of TOKENIZER_NAMES) {
+    if ((await loadTokenizer(name)).vocabSize === vocab) return name;
+  }
+  throw new UsageError(
+    `bd3 convert: no built-in tokenizer has a vocabulary of ${vocab} ids; pass --tokenizer ` +
+      `with the model's tokenizer.json (or gpt2, bert, bytes)`,
+  );
 }

@@ -20,6 +20,8 @@ const FLAGS: Record<string, FlagSpec> = {
   length: {
     type: "number",
     help: "tokens to sample incl. BOS and prompt (default: 48 blocks; MDLM/SEDD: the model length)",
+    integer: true,
+    min: 1,
   },
   "self-test": { type: "boolean", help: "only run the kernel self-test, listing every kernel" },
   adapter: {
@@ -29,6 +31,9 @@ const FLAGS: Record<string, FlagSpec> = {
   seed: {
     type: "number",
     help: "seed of the sample (default 0) and of the self-test's inputs (default: fresh)",
+    integer: true,
+    min: 0,
+    max: 0xffffffff,
   },
   json: { type: "boolean", help: "print JSON instead of text" },
   help: { type: "boolean", help: "show this help" },
@@ -141,7 +146,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     prompt,
     length,
     seed,
-    topP: 0.9, // the reference's nucleus for BD3-LM sampling (spec 8.1)
+    topP: 0.9, // the reference's nucleus for BD3-LM sampling
     onStep: view ? (e) => view.onStep(e, tok.maskId) : undefined,
   });
   view?.finish();

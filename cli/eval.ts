@@ -1,14 +1,15 @@
 /**
- * `bd3 eval`: the evaluations of spec section 6 on a model directory (its EMA weights):
- * test perplexity (the NELBO bound for diffusion models, exact for AR), zero-shot perplexity
- * on another source, generative perplexity of N samples under an AR scorer, sample entropy,
- * lengths, NFE and throughput, and the fixed-vs-adaptive block-size comparison with its SVG.
- * Prints a readable table; `--json` / `--out` give the same results as JSON.
+ * `bd3 eval`: the evaluations (docs/design.md, "Evaluation") on a model directory (its EMA
+ * weights): test perplexity (the NELBO bound for diffusion models, exact for AR), zero-shot
+ * perplexity on another source, generative perplexity of N samples under an AR scorer, sample
+ * entropy, lengths, NFE and throughput, and the fixed-vs-adaptive block-size comparison with its
+ * SVG. Prints a readable table; `--json` / `--out` give the same results as JSON.
  * @module
  */
 import { acquireTunedGpu } from "./gpu.ts";
-import { writeFileAtomic } from "@blockdiff/model/io";
-import { type ChunkSet, loadChunks, type Source, type Split } from "@blockdiff/data";
+import { writeFileAtomic } from "@blockdiff/model/deno";
+import type { ChunkSet, Split } from "@blockdiff/data";
+import { loadChunks, type Source } from "@blockdiff/data/deno";
 import type { TokenBatch } from "@blockdiff/train";
 import {
   compareBlockPolicies,
@@ -34,9 +35,26 @@ import { Progress } from "./progress.ts";
 const FLAGS: Record<string, FlagSpec> = {
   model: { type: "string", help: "model directory or training run (default: models/bundled)" },
   ...DATA_FLAGS,
-  split: { type: "string", help: "test or validation split of --data", default: "test" },
-  batches: { type: "number", help: "perplexity batches to evaluate (0: all)", default: 8 },
-  batch: { type: "number", help: "sequences per perplexity batch", default: 8 },
+  split: {
+    type: "string",
+    help: "split of --data",
+    default: "test",
+    choices: ["test", "validation"],
+  },
+  batches: {
+    type: "number",
+    help: "perplexity batches to evaluate (0: all)",
+    default: 8,
+    integer: true,
+    min: 0,
+  },
+  batch: {
+    type: "number",
+    help: "sequences per perplexity batch",
+    default: 8,
+    integer: true,
+    min: 1,
+  },
   "zero-shot": {
     type: "string",
     help: "also the perplexity on this source (brown or a file; all of it, up to --batches)",
@@ -55,7 +73,14 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   sizes: { type: "string", help: "block sizes compared (fixed and adaptive)", default: "4,8,16" },
   plot: { type: "string", help: "write the comparison's SVG plot here" },
-  seed: { type: "number", help: "seed of the noise draws and of sample i (seed + i)", default: 0 },
+  seed: {
+    type: "number",
+    help: "seed of the noise draws and of sample i (seed + i)",
+    default: 0,
+    integer: true,
+    min: 0,
+    max: 0xffffffff,
+  },
   json: { type: "boolean", help: "print the results as JSON instead of tables" },
   out: { type: "string", help: "also write the results as JSON to this file" },
   config: { type: "string", help: "JSON file with any of these flags (flags given here win)" },
@@ -159,7 +184,7 @@ export async function runEval(argv: string[]): Promise<number> {
   const host = await readModel(await modelArg(f.model, "eval"));
   const { config } = host.dir;
   const tok = host.tokenizer;
-  const gen = samplingOptions(f, config, "eval");
+  const gen = samplingOptions(f, config, "eval", parsed.given);
   const length = (f.length as number | undefined) ?? config.length;
   checkLength(length, config, 1, "eval");
   if (f["compare-block-policies"]) {

@@ -32,6 +32,14 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
     help: "test / zero-shot / generative perplexity, sample statistics, block-size policies",
     run: async (a) => (await import("./eval.ts")).runEval(a),
   },
+  runs: {
+    help: "list training runs (algorithm, size, steps, last training and validation loss)",
+    run: async (a) => (await import("./runs.ts")).runRuns(a),
+  },
+  plot: {
+    help: "draw the loss and validation curves of runs to SVG or PNG",
+    run: async (a) => (await import("./plot.ts")).runPlot(a),
+  },
   "tune-schedule": {
     help: "data-driven search of the clipped noise interval (lowest NELBO variance)",
     run: async (a) => (await import("./tune_schedule.ts")).runTuneSchedule(a),

@@ -7,7 +7,7 @@
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Gpu } from "@blockdiff/core";
-import { loadModelDir, type ModelDir } from "@blockdiff/model/io";
+import { loadModelDir, type ModelDir } from "@blockdiff/model/deno";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
 import { Dit, ParamSet } from "@blockdiff/model";
 import { UsageError } from "./args.ts";

@@ -12,6 +12,7 @@ export class Progress {
   readonly #start = performance.now();
   #lastPrint = 0;
   #done = 0;
+  #finished = false;
 
   constructor(label: string, total: number, opts: { quiet?: boolean } = {}) {
     this.#label = label;
@@ -29,9 +30,13 @@ export class Progress {
   update(done: number, status = ""): void {
     this.#done = done;
     const now = performance.now();
+    // A total that was only an estimate can be passed: the bar then stays full, and the
+    // finished line is printed once, not on every later update.
     const finished = done >= this.#total;
+    if (finished && this.#finished) return;
     if (!this.#tty && now - this.#lastPrint < 5000 && !finished) return;
     if (this.#lastPrint === Infinity) return;
+    this.#finished = finished;
     this.#lastPrint = now;
     const frac = this.#total > 0 ? Math.min(1, done / this.#total) : 1;
     const eta = frac > 0 ? this.elapsed * (1 - frac) / frac : NaN;
@@ -49,10 +54,20 @@ export class Progress {
     }
   }
 
-  /** Ends the line (on a TTY) if the work stopped early. */
-  end(): void {
-    if (this.#tty && this.#done < this.#total) {
+  /**
+   * Ends the report when the work stopped short of `total` (a gzip file's size counts bytes the
+   * text does not have): on a TTY it ends the bar's line, on a pipe it prints the last count,
+   * so a log always shows where the work ended.
+   */
+  end(status = ""): void {
+    if (this.#finished || this.#done >= this.#total || this.#lastPrint === Infinity) return;
+    this.#finished = true;
+    if (this.#tty) {
       Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    } else if (this.#done > 0) {
+      console.error(
+        `${this.#label} ${this.#done}/${this.#total} ${status}  ${fmtTime(this.elapsed)} elapsed`,
+      );
     }
   }
 }

@@ -11,14 +11,10 @@
 import { join } from "node:path";
 import { acquireTunedGpu } from "./gpu.ts";
 import type { Gpu } from "@blockdiff/core";
-import { type Algo, loadModelDir, type ModelConfig, modelConfig } from "@blockdiff/model/io";
-import {
-  BatchIterator,
-  type ChunkSet,
-  loadChunks,
-  loadTokenizer,
-  type Tokenizer,
-} from "@blockdiff/data";
+import { type Algo, type ModelConfig, modelConfig } from "@blockdiff/model/io";
+import { loadModelDir } from "@blockdiff/model/deno";
+import { BatchIterator, type ChunkSet, loadTokenizer, type Tokenizer } from "@blockdiff/data";
+import { loadChunks } from "@blockdiff/data/deno";
 import { Dit, newGraph, ParamSet } from "@blockdiff/model";
 import { objectiveLoss, Trainer } from "@blockdiff/train";
 import { generate } from "@blockdiff/sampling";
@@ -233,7 +229,10 @@ async function trainOne(
   };
 }
 
-/** NELBO estimate variance of a trained model under a clip window (spec 3.12, per batch). */
+/**
+ * NELBO estimate variance of a trained model under a clip window (per batch; docs/design.md, "Clip
+ * search").
+ */
 async function nelboVariance(
   model: Dit,
   test: ChunkSet,

@@ -13,27 +13,62 @@ import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } fr
 import { parseList } from "./parse.ts";
 import { fmtRate, modelArg, readModel, toGpu } from "./model.ts";
 import { LiveView } from "./live_view.ts";
+import { Progress } from "./progress.ts";
+
+/**
+ * Escapes C0 controls (but newline and tab) and DEL as `\xNN`, so sampled bytes cannot move
+ * the cursor, ring the bell or change the terminal's state.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x08\x0b-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
 
 /** Sampling flags, shared with `bd3 eval` (which samples for generative perplexity). */
 export const SAMPLING_FLAGS: Record<string, FlagSpec> = {
   sampler: {
     type: "string",
-    help: "inner sampler: first-hitting, ancestral or confidence",
+    help: "inner sampler of BD3-LM and MDLM models",
     default: "first-hitting",
+    choices: ["first-hitting", "ancestral", "confidence"],
   },
   steps: {
     type: "number",
     help: "ancestral: denoising steps per block (default: the block size); SEDD: grid steps",
+    integer: true,
+    min: 1,
   },
-  threshold: { type: "number", help: "confidence sampler: unmask when p ≥ this", default: 0.9 },
-  "top-p": { type: "number", help: "nucleus p in (0, 1]", default: 1 },
-  temperature: { type: "number", help: "softmax temperature (0: greedy)", default: 1 },
-  "block-size": { type: "number", help: "BD3-LM block size (default: the model's)" },
+  threshold: {
+    type: "number",
+    help: "confidence sampler: unmask when p ≥ this",
+    default: 0.9,
+    min: 0,
+    max: 1,
+  },
+  "top-p": {
+    type: "number",
+    help: "nucleus p",
+    default: 1,
+    min: 0,
+    minExclusive: true,
+    max: 1,
+  },
+  temperature: { type: "number", help: "softmax temperature (0: greedy)", default: 1, min: 0 },
+  "block-size": {
+    type: "number",
+    help: "BD3-LM block size (default: the model's)",
+    integer: true,
+    min: 1,
+  },
   adaptive: { type: "string", help: "adaptive block size over these sizes, e.g. 4,8,16" },
   "adaptive-measure": {
     type: "string",
-    help: "adaptive signal: confidence or entropy",
+    help: "adaptive signal",
     default: "confidence",
+    choices: ["confidence", "entropy"],
   },
   "adaptive-threshold": {
     type: "number",
@@ -44,37 +79,72 @@ export const SAMPLING_FLAGS: Record<string, FlagSpec> = {
     help: "use the KV cache (on; --no-kv-cache recomputes the context window every call)",
     default: true,
   },
-  window: { type: "number", help: "context window in tokens (default: the model length)" },
+  window: {
+    type: "number",
+    help: "context window in tokens (default: the model length)",
+    integer: true,
+    min: 1,
+  },
   stop: {
     type: "string",
-    help: "stop rules: eos, entropy, both (eos,entropy) or none",
+    help: "stop rules: eos, entropy, both (= eos,entropy) or none",
     default: "eos",
   },
-  "entropy-window": { type: "number", help: "entropy stop: trailing window", default: 256 },
+  "entropy-window": {
+    type: "number",
+    help: "entropy stop: trailing window",
+    default: 256,
+    integer: true,
+    min: 1,
+  },
   "entropy-threshold": {
     type: "number",
-    help: "entropy stop: stop below this unigram entropy (nats)",
+    help: "entropy stop: stop below this unigram entropy (nats; byte-level models: about 2.5)",
     default: 4,
+    min: 0,
   },
   "min-stop-length": {
     type: "number",
-    help: "check stop rules only beyond this many tokens",
+    help: "no stop rule cuts a sample shorter than this many tokens (BOS and prompt included)",
     default: 0,
+    integer: true,
+    min: 0,
   },
 };
 
 const FLAGS: Record<string, FlagSpec> = {
   model: { type: "string", help: "model directory or training run (default: models/bundled)" },
   prompt: { type: "string", help: "text to continue" },
+  "max-new-tokens": {
+    type: "number",
+    help: "tokens to generate after the prompt (the Hugging Face / OpenAI convention)",
+    integer: true,
+    min: 1,
+  },
   length: {
     type: "number",
-    help: "tokens per sample incl. BOS and prompt; may exceed the training context " +
+    help: "or: tokens per sample incl. BOS and prompt; may exceed the training context " +
       "(default: the model length)",
+    integer: true,
+    min: 1,
   },
-  samples: { type: "number", help: "samples to draw", default: 1 },
-  batch: { type: "number", help: "samples drawn together in one run", default: 1 },
+  samples: { type: "number", help: "samples to draw", default: 1, integer: true, min: 1 },
+  batch: {
+    type: "number",
+    help: "samples drawn together in one run",
+    default: 1,
+    integer: true,
+    min: 1,
+  },
   ...SAMPLING_FLAGS,
-  seed: { type: "number", help: "seed (run i uses seed + i)", default: 0 },
+  seed: {
+    type: "number",
+    help: "seed (run i uses seed + i)",
+    default: 0,
+    integer: true,
+    min: 0,
+    max: 0xffffffff,
+  },
   live: { type: "boolean", help: "show the denoising live (redrawn in place on a terminal)" },
   json: { type: "boolean", help: "print one JSON object instead of text" },
   config: { type: "string", help: "JSON file with any of these flags (flags given here win)" },
@@ -115,9 +185,27 @@ export function samplingOptions(
   f: Record<string, unknown>,
   config: ModelConfig,
   command: string,
+  given: ReadonlySet<string> = new Set(),
 ): GenerateOptions {
   const err = (msg: string) => new UsageError(`bd3 ${command}: ${msg}`);
   const sampler = f.sampler as string;
+  // A flag that would be ignored is refused: the user asked for something that cannot happen.
+  const algo = config.algo;
+  if (given.has("sampler") && (algo === "ar" || algo === "sedd")) {
+    throw err(
+      `--sampler is for BD3-LM and MDLM models; ${algo.toUpperCase()} has its own ` +
+        (algo === "ar" ? "token-by-token sampler" : "analytic sampler (see --steps)"),
+    );
+  }
+  if (given.has("steps") && algo !== "sedd" && sampler !== "ancestral") {
+    throw err(`--steps applies to --sampler ancestral and to SEDD models`);
+  }
+  if (given.has("threshold") && sampler !== "confidence") {
+    throw err(`--threshold applies to --sampler confidence`);
+  }
+  if (given.has("adaptive-threshold") && f.adaptive === undefined) {
+    throw err(`--adaptive-threshold needs --adaptive`);
+  }
   if (!(SAMPLERS as readonly string[]).includes(sampler)) {
     throw err(`--sampler must be ${SAMPLERS.join(", ")}; got '${sampler}'`);
   }
@@ -134,10 +222,11 @@ export function samplingOptions(
   if (window > config.length) {
     throw err(`--window ${window} exceeds the model's context of ${config.length} tokens`);
   }
-  const stops = String(f.stop).split(",").map((s) => s.trim()).filter(Boolean);
+  const stops = String(f.stop).split(",").map((s) => s.trim()).filter(Boolean)
+    .flatMap((s) => (s === "both" ? ["eos", "entropy"] : [s]));
   for (const s of stops) {
     if (!["eos", "entropy", "none"].includes(s)) {
-      throw err(`--stop takes eos, entropy or none (comma-separated), got '${s}'`);
+      throw err(`--stop takes eos, entropy, both or none (comma-separated), got '${s}'`);
     }
   }
   if (stops.includes("none") && stops.length > 1) throw err(`--stop none excludes other rules`);
@@ -206,6 +295,12 @@ export function samplingOptions(
   };
 }
 
+/**
+ * Most tokens one sample may hold: a bound on host memory (a few ints per token and row), far
+ * past any context; a longer run is best split into several.
+ */
+export const MAX_LENGTH = 1 << 20;
+
 /** Checks `--length` against the model and the prompt (`prefix`: BOS + prompt tokens). */
 export function checkLength(
   length: number,
@@ -215,6 +310,11 @@ export function checkLength(
 ): void {
   if (!Number.isInteger(length) || length < 1) {
     throw new UsageError(`bd3 ${command}: --length must be a positive integer, got ${length}`);
+  }
+  if (length > MAX_LENGTH) {
+    throw new UsageError(
+      `bd3 ${command}: ${length} tokens is past the ${MAX_LENGTH}-token limit of one sample`,
+    );
   }
   if (length <= prefix) {
     throw new UsageError(
@@ -241,10 +341,8 @@ export async function runSample(argv: string[]): Promise<number> {
     await applyConfigFile(parsed, FLAGS, parsed.flags.config as string, "sample");
   }
   const f = parsed.flags;
-  if (parsed.positionals.length) {
-    throw new UsageError(
-      `bd3 sample: unexpected argument '${parsed.positionals[0]}' (use --prompt "…")`,
-    );
+  if (f.length !== undefined && f["max-new-tokens"] !== undefined) {
+    throw new UsageError("bd3 sample: give --max-new-tokens or --length, not both");
   }
   const samples = positiveInt(f.samples, "samples", "sample");
   const batch = positiveInt(f.batch, "batch", "sample");
@@ -258,10 +356,13 @@ export async function runSample(argv: string[]): Promise<number> {
   if (f.length !== undefined) positiveInt(f.length, "length", "sample");
   const host = await readModel(await modelArg(f.model, "sample"));
   const { config } = host.dir;
-  const opts = samplingOptions(f, config, "sample");
+  const opts = samplingOptions(f, config, "sample", parsed.given);
   const prompt = f.prompt as string | undefined;
   const promptIds = prompt ? host.tokenizer.encode(prompt) : [];
-  const length = (f.length as number | undefined) ?? config.length;
+  const newTokens = f["max-new-tokens"] as number | undefined;
+  const length = newTokens !== undefined
+    ? promptIds.length + 1 + newTokens
+    : (f.length as number | undefined) ?? config.length;
   checkLength(length, config, promptIds.length + 1, "sample");
 
   using session = await acquireTunedGpu(f.adapter as string | undefined);
@@ -269,6 +370,8 @@ export async function runSample(argv: string[]): Promise<number> {
   await prepareForSampling(loaded.model);
   const json = Boolean(f.json);
   const live = Boolean(f.live);
+  // Sampled bytes may hold terminal controls (ESC sequences, BEL, NUL): shown escaped there.
+  const show = Deno.stdout.isTerminal() ? escapeControls : (t: string) => t;
   const runs: GenerateResult[] = [];
   const rows: { text: string; completion: string; tokens: number; stop: string | null }[] = [];
   if (!json) {
@@ -288,15 +391,24 @@ export async function runSample(argv: string[]): Promise<number> {
       )
       : null;
     if (view && !json && samples > 1) console.log(`── sample ${done + 1} ──`);
+    // Long runs without the live view show how far they are (on stderr).
+    const bar = !view && length > 4 * config.length
+      ? new Progress(`sample ${done + 1}`, length, { quiet: json && !Deno.stderr.isTerminal() })
+      : null;
     const out = await generate(loaded.model, host.tokenizer, {
       ...opts,
       prompt,
       batch: n,
       length,
       seed: seed + run,
-      onStep: view ? (e) => view.onStep(e, host.tokenizer.maskId) : undefined,
+      onStep: view ? (e) => view.onStep(e, host.tokenizer.maskId) : bar
+        ? (e) => {
+          if (e.kind === "block") bar.update(e.blockStart + e.size, "tokens");
+        }
+        : undefined,
     });
     view?.finish();
+    bar?.end();
     runs.push(out);
     for (let r = 0; r < n; r++) {
       const row = {
@@ -313,7 +425,7 @@ export async function runSample(argv: string[]): Promise<number> {
       console.log(
         `── sample ${done + r + 1} (${row.tokens} tokens, stop: ${row.stop ?? "length"}) ──`,
       );
-      console.log(row.text);
+      console.log(show(row.text));
     }
     done += n;
   }

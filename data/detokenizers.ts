@@ -1,6 +1,7 @@
 /**
- * The reference's detokenizers (spec 5.4): pure string functions applied to raw text before
- * tokenization, reproducing the Python rules one for one (including their quirks).
+ * The reference's detokenizers (docs/design.md, "Data and tokenizers"): pure string functions
+ * applied to raw text before tokenization, reproducing the Python rules one for one (including
+ * their quirks).
  * @module
  */
 

@@ -8,7 +8,7 @@ import {
   wikitextDetokenize,
 } from "./detokenizers.ts";
 
-Deno.test("detokenizers (spec 5.4)", async (t) => {
+Deno.test("detokenizers", async (t) => {
   await t.step("wikitext", () => {
     assert.equal(wikitextDetokenize("the 1 @,@ 000 @-@ year old @.@ 5"), "the 1,000-year old.5");
     assert.equal(wikitextDetokenize(" = = Early life = = \n"), " == Early life ==\n");

@@ -19,6 +19,8 @@ export interface DataErrorOptions {
  * e.g. `data.jsonl line 3: invalid JSON (…). Fix: make each line one JSON object.`
  */
 export class DataError extends BlockdiffError {
+  /** Exit code 6, shared with I/O errors: the input is the user's to fix. */
+  override readonly exitCode: number = 6;
   /** The file (or source) the error is about, when there is one. */
   readonly file?: string;
   /** How to fix it. */

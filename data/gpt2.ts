@@ -1,6 +1,6 @@
 /**
  * The GPT-2 tokenizer (byte-level BPE, r50k ranks from npm `gpt-tokenizer`) with the
- * reference's special ids (spec 5.1, 7.4).
+ * reference's special ids (docs/design.md, "Data and tokenizers").
  * @module
  */
 import type { DecodeOptions, Tokenizer } from "./tokenizer.ts";

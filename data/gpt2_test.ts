@@ -5,7 +5,7 @@ import { wrapIdsOf } from "./tokenizer.ts";
 
 Deno.test("GPT-2 tokenizer", async (t) => {
   const tok = await loadGpt2Tokenizer();
-  await t.step("reference special ids (spec 5.1, 7.4)", () => {
+  await t.step("reference special ids", () => {
     assert.equal(tok.vocabSize, 50258);
     assert.equal(tok.maskId, 50257);
     assert.equal(tok.padId, 50257);

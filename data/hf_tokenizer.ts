@@ -1,6 +1,6 @@
 /**
  * Tokenizers from a user-supplied Hugging Face `tokenizer.json`: byte-level BPE (GPT-2,
- * RoBERTa, … style) and WordPiece (BERT style). Special ids follow the reference (spec 5.1):
+ * RoBERTa, … style) and WordPiece (BERT style). Special ids follow the reference:
  * a mask token in the vocabulary is used as is, otherwise one is appended at the end.
  * @module
  */
@@ -19,7 +19,7 @@ export interface HfTokenizerOptions {
   eosToken?: string;
   padToken?: string;
   maskToken?: string;
-  /** Wrap EOS = BOS as in the reference's `encode(eos)[0]` (spec 5.1). Default true. */
+  /** Wrap EOS = BOS as in the reference's `encode(eos)[0]`. Default true. */
   referenceWrapQuirk?: boolean;
   /** File name for error messages. */
   file?: string;

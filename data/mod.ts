@@ -1,13 +1,14 @@
 /**
  * @module
- * blockdiff's data pipeline (spec section 5): tokenizers (GPT-2, bert-base-uncased, bytes,
- * any byte-level-BPE or WordPiece tokenizer.json), the embedded Brown corpus, local
- * .txt/.jsonl(.gz)/.parquet sources, detokenizers, the reference's wrap and pad modes, an
- * on-disk token cache and resumable seeded batching.
+ * blockdiff's data pipeline (docs/design.md, "Data and tokenizers"): tokenizers (GPT-2,
+ * bert-base-uncased, bytes, any byte-level-BPE or WordPiece tokenizer.json), the embedded Brown
+ * corpus, local .txt/.jsonl(.gz)/.parquet sources, detokenizers, the reference's wrap and pad
+ * modes, an on-disk token cache and resumable seeded batching.
  *
  * @example
  * ```ts ignore
- * import { BatchIterator, loadChunks, loadGpt2Tokenizer } from "@blockdiff/data";
+ * import { BatchIterator, loadGpt2Tokenizer } from "@blockdiff/data";
+ * import { loadChunks } from "@blockdiff/data/deno";
  * const tokenizer = await loadGpt2Tokenizer();
  * const chunks = await loadChunks({ kind: "brown" }, { tokenizer, length: 128, split: "train" });
  * const it = new BatchIterator(chunks, { batchSize: 8, seed: 1 });
@@ -27,11 +28,5 @@ export * from "./hf_tokenizer.ts";
 export * from "./detokenizers.ts";
 export * from "./wrap.ts";
 export * from "./splits.ts";
-export * from "./brown.ts";
-export * from "./stream.ts";
-export * from "./parquet.ts";
-export * from "./sources.ts";
-export * from "./token_cache.ts";
 export * from "./batches.ts";
-export * from "./pipeline.ts";
 export * from "./by_name.ts";

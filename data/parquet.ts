@@ -23,7 +23,7 @@ function corrupt(path: string, e: unknown): DataError {
 function missingColumn(path: string, field: string, columns: string[]): DataError {
   return new DataError(`no column "${field}" (columns: ${columns.join(", ")}).`, {
     file: path,
-    fix: `pass textField naming one of: ${columns.join(", ")}.`,
+    fix: `set the text field (bd3: --text-field) to one of: ${columns.join(", ")}.`,
   });
 }
 

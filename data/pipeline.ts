@@ -24,7 +24,7 @@ export interface TokenizeOptions {
   split?: Split;
   /** Split fractions. Default 90 / 5 / 5. */
   fractions?: SplitFractions;
-  /** Dataset name selecting a detokenizer (spec 5.4), e.g. `wikitext103`, `lm1b`, `ptb`. */
+  /** Dataset name selecting a detokenizer, e.g. `wikitext103`, `lm1b`, `ptb`. */
   dataset?: string;
   /** The token cache; false disables it. Default: a cache in {@link defaultCacheDir}. */
   cache?: TokenCache | false;

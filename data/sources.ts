@@ -74,14 +74,14 @@ async function* jsonlTexts(path: string, field: string): AsyncGenerator<string> 
       const keys = obj && typeof obj === "object" ? Object.keys(obj).join(", ") : typeof obj;
       throw new DataError(`line ${lineNo}: no field "${field}" (has: ${keys}).`, {
         file: path,
-        fix: `pass textField naming the text key (one of: ${keys}).`,
+        fix: `set the text field (bd3: --text-field) to the text key (one of: ${keys}).`,
       });
     }
     const v = (obj as Record<string, unknown>)[field];
     if (typeof v !== "string") {
       throw new DataError(`line ${lineNo}: field "${field}" is ${typeof v}, not a string.`, {
         file: path,
-        fix: "pass textField naming a string field.",
+        fix: "set the text field (bd3: --text-field) to a string field.",
       });
     }
     yield v;

@@ -76,7 +76,7 @@ Deno.test("local sources", async (t) => {
         assert.deepEqual(await texts(`${dir}/g.parquet`), ["a", "b", "c"]);
         await rejectsWith(
           texts(`${dir}/p.parquet`),
-          /p\.parquet: no column "text" \(columns: id, content\).*Fix: pass textField/,
+          /p\.parquet: no column "text" \(columns: id, content\).*Fix: set the text field/,
         );
       },
     );

@@ -5,14 +5,24 @@
  * @module
  */
 import { gunzipSync, gzipSync } from "fflate";
+import { join } from "node:path";
+import { blockdiffCacheDir } from "@blockdiff/core/deno";
 import { DataError } from "./errors.ts";
 
 const MAGIC = 0x31434442; // "BDC1" little-endian
 const FORMAT = 1;
 
-/** The cache directory: `$BLOCKDIFF_CACHE`, else `.cache/blockdiff` under the current dir. */
+/**
+ * The token cache directory: `$BLOCKDIFF_CACHE`, else `tokens/` in blockdiff's user cache
+ * (`$BLOCKDIFF_CACHE_DIR`, `${XDG_CACHE_HOME:-~/.cache}/blockdiff`), so runs started from
+ * different directories share one cache; `.cache/blockdiff` under the current directory only
+ * when no home directory is known.
+ */
 export function defaultCacheDir(): string {
-  return Deno.env.get("BLOCKDIFF_CACHE") ?? `${Deno.cwd()}/.cache/blockdiff`;
+  const own = Deno.env.get("BLOCKDIFF_CACHE");
+  if (own) return own;
+  const root = blockdiffCacheDir();
+  return root ? join(root, "tokens") : join(Deno.cwd(), ".cache", "blockdiff");
 }
 
 /** SHA-256 hex of a string. */

@@ -9,7 +9,9 @@ export interface DecodeOptions {
   skipSpecial?: boolean;
 }
 
-/** The two ids that the reference's wrap pipeline writes (spec 5.1, last rows of the table). */
+/**
+ * The two ids that the reference's wrap pipeline writes (docs/design.md, "Data and tokenizers").
+ */
 export interface WrapIds {
   /** Written at the start of every chunk when special tokens are inserted. */
   bos: number;

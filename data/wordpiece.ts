@@ -28,7 +28,7 @@ export interface WordPieceOptions {
   maskId: number;
   /** Model rows (base vocab, plus one if the mask was appended). Default `vocab.length`. */
   vocabSize?: number;
-  /** Ids the reference's wrap pipeline writes (spec 5.1). Default `{ bos: bosId, eos: eosId }`. */
+  /** Ids the reference's wrap pipeline writes. Default `{ bos: bosId, eos: eosId }`. */
   wrapIds?: WrapIds;
   /** Strings matched verbatim in the input as special tokens (e.g. `[CLS]`, `[MASK]`). */
   specialTokens?: readonly string[];

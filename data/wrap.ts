@@ -1,6 +1,6 @@
 /**
- * The reference's two ways of turning documents into fixed-length rows (spec 5.2): wrap
- * (concatenate and chunk) and pad (truncate/pad each document).
+ * The reference's two ways of turning documents into fixed-length rows (docs/design.md, "Data and
+ * tokenizers"): wrap (concatenate and chunk) and pad (truncate/pad each document).
  * @module
  */
 

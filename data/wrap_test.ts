@@ -4,7 +4,7 @@ import { padDocument, wrapAll, wrapChunks } from "./wrap.ts";
 const rows = (flat: Int32Array, L: number) =>
   Array.from({ length: flat.length / L }, (_, i) => Array.from(flat.subarray(i * L, (i + 1) * L)));
 
-Deno.test("wrap mode (spec 5.2)", async (t) => {
+Deno.test("wrap mode", async (t) => {
   // Documents [1,2,3], [4,5], [6,7,8,9]; BOS = 100, EOS = 101; L = 5 → pieces of 3.
   const docs = [[1, 2, 3], [4, 5], [6, 7, 8, 9]];
   await t.step("EOS per document, BOS/EOS per chunk, remainder dropped", async () => {

@@ -6,7 +6,7 @@ import type { Dit } from "@blockdiff/model";
 import { drawTimes, maskTokens, objectiveLoss } from "@blockdiff/train";
 import { DEFAULT_INTERVAL } from "@blockdiff/schedules";
 import { ByteTokenizer } from "@blockdiff/data";
-import { tinyModel } from "../sampling/_test_model.ts";
+import { tinyModel } from "@blockdiff/sampling/testing";
 import {
   compareBlockPolicies,
   DitScorer,

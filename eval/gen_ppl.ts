@@ -1,7 +1,7 @@
 /**
- * Generative perplexity (spec 6.2): samples scored by a causal model with the reference's
- * sliding window (context C, stride C/2: every position scored once, with ≥ C/2 tokens of
- * context after the first window), EOS targets excluded, token-weighted over all samples.
+ * Generative perplexity (docs/design.md, "Evaluation"): samples scored by a causal model with the
+ * reference's sliding window (context C, stride C/2: every position scored once, with ≥ C/2 tokens
+ * of context after the first window), EOS targets excluded, token-weighted over all samples.
  * The scorer is our AR `Dit` (any checkpoint loadable as one); GPT-2-family scorers (learned
  * positions, biased LayerNorm, tied embeddings) are a different architecture and out of scope.
  * @module

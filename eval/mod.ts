@@ -1,8 +1,8 @@
 /**
  * @module
- * Evaluation: test / zero-shot perplexity as the NELBO bound (spec 6.1), generative
- * perplexity under a causal scorer (6.2), sample entropy / lengths / NFE / throughput (6.3),
- * Markdown tables, a dependency-free SVG line plot, and the fixed-vs-adaptive block-size
+ * Evaluation: test / zero-shot perplexity as the NELBO bound (docs/design.md, "Evaluation"),
+ * generative perplexity under a causal scorer (6.2), sample entropy / lengths / NFE / throughput
+ * (6.3), Markdown tables, a dependency-free SVG line plot, and the fixed-vs-adaptive block-size
  * comparison.
  *
  * @example

@@ -1,15 +1,15 @@
 /**
- * Test perplexity (spec 6.1): the per-token NELBO (diffusion models: an upper bound, reported
- * as "≤ PPL") or the exact NLL (AR), token-weighted over the whole set with the reference's
- * evaluation reductions (BOS excluded for diffusion models, one antithetic (t, mask) draw per
- * block per sequence). Uses whatever weights the model holds: EMA is the caller's concern.
+ * Test perplexity (docs/design.md, "Evaluation"): the per-token NELBO (diffusion models: an upper
+ * bound, reported as "≤ PPL") or the exact NLL (AR), token-weighted over the whole set with the
+ * reference's evaluation reductions (BOS excluded for diffusion models, one antithetic (t, mask)
+ * draw per block per sequence). Uses whatever weights the model holds: EMA is the caller's concern.
  * @module
  */
 import type { Dit } from "@blockdiff/model";
 import { newGraph } from "@blockdiff/model";
 import { objectiveLoss, type TokenBatch } from "@blockdiff/train";
 import type { ChunkSet } from "@blockdiff/data";
-import { type ChunkOptions, loadChunks, type Source } from "@blockdiff/data";
+import { type ChunkOptions, loadChunks, type Source } from "@blockdiff/data/deno";
 import type { Tokenizer } from "@blockdiff/data";
 import type { ClipInterval } from "@blockdiff/schedules";
 

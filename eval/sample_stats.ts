@@ -1,7 +1,7 @@
 /**
- * Sample statistics (spec 6.3, 6.4): per-sample unigram entropy averaged over samples (the
- * reference sums it per batch, which equals the mean only for batch 1), length median / max,
- * NFE and throughput.
+ * Sample statistics (docs/design.md, "Evaluation"): per-sample unigram entropy averaged over
+ * samples (the reference sums it per batch, which equals the mean only for batch 1), length median
+ * / max, NFE and throughput.
  * @module
  */
 import { unigramEntropy } from "@blockdiff/schedules";

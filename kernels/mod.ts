@@ -45,5 +45,10 @@ export * from "./activation/activation_backward.ts";
 export * from "./residual/residual_backward.ts";
 export * from "./self_test.ts";
 export { philoxBitsRef, philoxUniformRef } from "./philox/philox_ref.ts";
+export { attentionRef, type HostOperand, type RefShape } from "./attention/attention_ref.ts";
+export {
+  attentionBackwardRef,
+  type AttentionGradsRef,
+} from "./attention/attention_backward_ref.ts";
 export * from "./attention/attention_backward.ts";
 export * from "./sample_draw/sample_draw.ts";

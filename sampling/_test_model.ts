@@ -1,7 +1,7 @@
 /**
  * Tiny random models for the sampling and evaluation tests. A fresh model has an all-zero
- * output layer (spec 1.10), so every logit would be 0; the output layer is replaced by random
- * weights to make predictions position- and context-dependent.
+ * output layer (docs/design.md, "Initialisation"), so every logit would be 0; the output layer is
+ * replaced by random weights to make predictions position- and context-dependent.
  * @module
  */
 import type { Gpu } from "@blockdiff/core";

@@ -1,5 +1,5 @@
 /**
- * Next-token models over an AR `Dit` (spec 4.7): an ordinary causal KV cache fed one token per
+ * Next-token models over an AR `Dit`: an ordinary causal KV cache fed one token per
  * pass (`forwardCached` with b = 1 sees every cached token plus itself, which is exactly the
  * causal mask; the reference's own AR cache is shape-inconsistent and is not copied), and a
  * recompute path over the last ≤ W tokens, which the cached path must match until it slides.

@@ -1,6 +1,6 @@
 /**
  * Full-sequence models: MDLM as a {@link BlockDenoiser} whose one block is the whole sequence
- * (bidirectional attention, spec 2.4), and SEDD's score network for the analytic sampler.
+ * (bidirectional attention), and SEDD's score network for the analytic sampler.
  * @module
  */
 import type {

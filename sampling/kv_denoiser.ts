@@ -1,7 +1,8 @@
 /**
- * BD3-LM block denoiser with the KV cache (spec 2.3): committed blocks live in per-layer
- * caches, a denoising call runs only the current block. When a block would not fit the window
- * the oldest committed blocks are dropped (the cache slides, as the reference's does).
+ * BD3-LM block denoiser with the KV cache (docs/design.md, "KV cache and sliding window"):
+ * committed blocks live in per-layer caches, a denoising call runs only the current block. When a
+ * block would not fit the window the oldest committed blocks are dropped (the cache slides, as the
+ * reference's does).
  * @module
  */
 import type { BlockDenoiser, CandidateDraws, ProbabilityOptions } from "@blockdiff/schedules";
@@ -24,8 +25,6 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
   readonly #model: Dit;
   readonly #caches: KvCache[];
   readonly #drawer: LogitsDrawer;
-  /** Sizes of the committed blocks still in the window, oldest first. */
-  #blocks: number[] = [];
   /** Cached forward passes run (denoise and commit calls). */
   passes = 0;
 
@@ -40,19 +39,23 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
 
   /** Committed tokens in the cache. */
   get cached(): number {
-    return this.#blocks.reduce((a, b) => a + b, 0);
+    return this.#caches[0].length;
   }
 
   reset(): void {
     for (const c of this.#caches) c.reset();
-    this.#blocks = [];
   }
 
-  /** Drops the oldest committed blocks until a block of n tokens fits the window. */
+  /**
+   * Drops the oldest committed blocks, whole, until a block of n tokens fits the window, so a
+   * block never straddles the cache's end whatever the block sizes and the prompt's length.
+   * The cache's own block record is the one truth (it also drops blocks on commit).
+   */
   #makeRoom(n: number): void {
     if (n > this.window) throw new RangeError(`a block of ${n} exceeds the window ${this.window}`);
+    const blocks = this.#caches[0].blocks;
     let drop = 0;
-    while (this.cached - drop + n > this.window) drop += this.#blocks.shift()!;
+    for (let i = 0; this.cached - drop + n > this.window; i++) drop += blocks[i];
     if (drop > 0) { for (const c of this.#caches) c.slide(drop); }
   }
 
@@ -65,9 +68,6 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
     const logits = this.#model.forwardCached(g, ids, this.#caches, { commit, sigma });
     this.passes++;
     if (!commit) return await readLastRows(gpu, logits, n);
-    this.#blocks.push(n);
-    // KvCache.commit drops whole oldest blocks once the window is full; mirror it.
-    while (this.cached >= this.window) this.#blocks.shift();
     return new Float32Array(0);
   }
 
@@ -114,7 +114,6 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
       sigma: sigmaTensor(g, this.#model, this.batch, 0),
     });
     this.passes++;
-    for (let i = 0; i < n; i += chunk) this.#blocks.push(chunk);
     // Waiting here costs one round trip and lets the sampler's prefill time include the pass.
     await gpu.sync();
     return true;

@@ -201,7 +201,8 @@ gpuTest("sample: BD3-LM block denoisers on a tiny model", async (t, gpu) => {
     assert.ok(d.cached < 32);
     const w = await bd(false, firstHitting(), fixedBlockSize(4), 80, 4, 1);
     assert.equal(w.rows[0].length, 80);
-    // Identical up to the model length; afterwards the paths may differ (spec 2.3).
+    // Identical up to the model length; afterwards the paths may differ (the cache slides; see
+    // docs/design.md).
     assert.deepEqual([...w.rows[0].subarray(0, 32)], [...r.rows[0].subarray(0, 32)]);
   });
 });

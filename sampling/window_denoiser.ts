@@ -1,7 +1,7 @@
 /**
- * BD3-LM block denoiser without a KV cache (spec 2.2): every call recomputes the window of the
- * last ≤ W tokens (committed blocks plus the current one) with the block-causal mask and keeps
- * the current block's rows. The window starts on a committed block boundary.
+ * BD3-LM block denoiser without a KV cache (docs/design.md, "Denoisers"): every call recomputes the
+ * window of the last ≤ W tokens (committed blocks plus the current one) with the block-causal mask
+ * and keeps the current block's rows. The window starts on a committed block boundary.
  * @module
  */
 import type { BlockDenoiser, CandidateDraws, ProbabilityOptions } from "@blockdiff/schedules";

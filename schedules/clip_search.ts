@@ -1,8 +1,8 @@
 /**
- * The data-driven clipped-schedule search (spec 3.12): candidate windows (β, ω), the variance
- * of the NELBO estimate per window accumulated over validation batches, and the pick of the
- * window with the smallest summed variance. Evaluating the NELBO is the caller's job (it needs
- * the model); this module is the bookkeeping and the decision, with no GPU code.
+ * The data-driven clipped-schedule search (docs/design.md, "Clip search"): candidate windows (β,
+ * ω), the variance of the NELBO estimate per window accumulated over validation batches, and the
+ * pick of the window with the smallest summed variance. Evaluating the NELBO is the caller's job
+ * (it needs the model); this module is the bookkeeping and the decision, with no GPU code.
  * @module
  */
 import { type ClipInterval, DEFAULT_INTERVAL } from "./time.ts";

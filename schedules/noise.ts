@@ -1,6 +1,6 @@
 /**
- * Masked-diffusion noise schedules (spec section 3.3). Each gives, for time t ∈ [0, 1]:
- * the move chance 1 − α_t (probability a token is masked), the NELBO weight −α′_t / (1 − α_t)
+ * Masked-diffusion noise schedules (docs/design.md, "Noise schedule"). Each gives, for time
+ * t ∈ [0, 1]: the move chance 1 − α_t (probability a token is masked), the NELBO weight −α′_t / (1 − α_t)
  * (returned positive; the reference's `loss_scaling` is its negative), the total noise
  * σ(t) = −ln(α_t) clipped at σ_max, and dσ/dt.
  * @module

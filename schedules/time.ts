@@ -1,8 +1,8 @@
 /**
- * Sampling diffusion times for a batch (spec 3.2): one t per (sequence, block), antithetic
- * (one draw per stratum of the batch × block grid), mapped into the clipped interval
- * [ε_min, ε_max]. The clipped schedule `1 − α_t ~ U[β, ω]` is exactly this with
- * (ε_min, ε_max) = (β, ω) on the log-linear schedule.
+ * Sampling diffusion times for a batch (docs/design.md, "Per-block noise and time sampling"): one t
+ * per (sequence, block), antithetic (one draw per stratum of the batch × block grid), mapped into
+ * the clipped interval [ε_min, ε_max]. The clipped schedule `1 − α_t ~ U[β, ω]` is exactly this
+ * with (ε_min, ε_max) = (β, ω) on the log-linear schedule.
  * @module
  */
 

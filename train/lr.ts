@@ -1,6 +1,6 @@
 /**
- * Learning-rate schedules of the reference (spec 8.1): constant with linear warm-up, and cosine
- * decay with warm-up.
+ * Learning-rate schedules of the reference (docs/design.md, "Training"): constant with linear
+ * warm-up, and cosine decay with warm-up.
  * @module
  */
 

@@ -1,7 +1,7 @@
 /**
- * The training / likelihood objectives (spec section 3): BD3-LM (per-block t, the vectorized
- * pass over [x_t ; x0]), MDLM (one t per sequence), AR (next-token cross-entropy) and SEDD
- * (score entropy). Noise (t and the masks) is drawn on the host from Philox streams keyed by
+ * The training / likelihood objectives (docs/design.md, "Objectives"): BD3-LM (per-block t, the
+ * vectorized pass over [x_t ; x0]), MDLM (one t per sequence), AR (next-token cross-entropy) and
+ * SEDD (score entropy). Noise (t and the masks) is drawn on the host from Philox streams keyed by
  * (seed, step), so a step is reproducible and the host knows x_t (the embedding's backward
  * needs the ids).
  * @module
@@ -78,7 +78,8 @@ function blockStartsFor(length: number, blockSize: number, starts?: readonly num
 }
 
 /**
- * Forward masking (spec 3.4): x_t = m where u ≤ t (u uniform per token), else x0; then, with
+ * Forward masking (docs/design.md, "Forward masking"): x_t = m where u ≤ t (u uniform per token),
+ * else x0; then, with
  * `resample`, blocks whose masked fraction lies outside [ε_min, ε_max] are redrawn (fresh
  * uniforms, same t) until every block fits or 1000 rounds pass.
  */
@@ -258,7 +259,7 @@ function diffusionLoss(
   }
   const seqIn = input.length / B;
   const idsT = g.keep(upload(g.gpu, input, [B, seqIn], "i32"));
-  // σ of each sequence's first token (spec 3.5); only SEDD is time-conditioned.
+  // σ of each sequence's first token; only SEDD is time-conditioned.
   const sigmaHost = new Float32Array(B).map((_, b) =>
     Math.min(-Math.log1p(-tTok[b * L]), SIGMA_MAX)
   );

@@ -15,13 +15,13 @@ import { objectiveLoss } from "./objectives.ts";
 import { constantWarmup, cosineWarmup, type LrSchedule } from "./lr.ts";
 import type { BatchIterator, BatchState } from "@blockdiff/data";
 import type { TensorMap } from "@blockdiff/model";
-import type { TrainingState } from "@blockdiff/model";
-import type { JsonValue } from "../model/io/_json.ts";
+import type { TrainingState } from "@blockdiff/model/deno";
+import type { JsonValue } from "@blockdiff/model/io";
 import { ShapeError } from "@blockdiff/core";
 import { adamw, emaDecay, emaUpdate, gradNorm, philoxUniformRef } from "@blockdiff/kernels";
 import type { ClipInterval } from "@blockdiff/schedules";
 
-/** Hyper-parameters of a run (defaults: the reference's, spec 8.1). */
+/** Hyper-parameters of a run (defaults: the reference's; docs/design.md, "Training"). */
 export interface TrainerOptions {
   /** Sequences per micro-batch. */
   batchSize: number;

@@ -8,7 +8,7 @@ import { BatchIterator, chunkSetFrom } from "@blockdiff/data";
 import { ByteTokenizer } from "@blockdiff/data";
 import { wrapAll } from "@blockdiff/data";
 import type { Gpu } from "@blockdiff/core";
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "@blockdiff/model";
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "@blockdiff/model/deno";
 
 const TEXT = `The quick brown fox jumps over the lazy dog. A block diffusion model generates text
 block by block, and inside each block it denoises masked tokens in parallel. `.repeat(40);

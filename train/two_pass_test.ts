@@ -6,7 +6,7 @@
  */
 import { assertClose, gpuTest } from "@blockdiff/core/testing";
 import { Tensor } from "@blockdiff/core";
-import { loadHfCheckpoint } from "@blockdiff/model";
+import { loadHfCheckpoint } from "@blockdiff/model/deno";
 import { Dit, newGraph, ParamSet } from "@blockdiff/model";
 
 gpuTest("vectorized 2L pass equals the naive two-pass algorithm", async (_t, gpu) => {

@@ -15,3 +15,4 @@ export * from "./runs.ts";
 export * from "./sse.ts";
 export * from "./bundle.ts";
 export * from "./generate_route.ts";
+export { type LoadOptions, type LoadReport, runServerLoad } from "./load.ts";

@@ -7,14 +7,8 @@
  */
 import { basename, join, resolve, sep } from "node:path";
 import type { Gpu } from "@blockdiff/core";
-import {
-  fromHfConfig,
-  loadModelDir,
-  META_FILE,
-  type ModelConfig,
-  readHfConfig,
-  resolveModelDir,
-} from "@blockdiff/model/io";
+import { fromHfConfig, type ModelConfig } from "@blockdiff/model/io";
+import { loadModelDir, META_FILE, readHfConfig, resolveModelDir } from "@blockdiff/model/deno";
 import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/model";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
 

@@ -103,21 +103,34 @@ export async function listRuns(root: string): Promise<Map<string, string>> {
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/** An SVG comparing `metric` against step across runs. */
-export function plotRuns(runs: readonly RunMetrics[], metric: string): string {
-  const series: Series[] = runs.map((r) => {
-    const pts: [number, number][] = [];
-    for (const row of r.rows) {
-      const x = row.step, y = row[metric];
-      if (typeof x === "number" && typeof y === "number") pts.push([x, y]);
-    }
-    const stride = Math.max(1, Math.ceil(pts.length / MAX_POINTS));
-    return { name: r.info.name, points: pts.filter((_, i) => i % stride === 0) };
-  });
+/**
+ * An SVG of one or more metrics against step across runs (the curves view and `bd3 plot`
+ * draw the same figure). With several metrics each series is named `run · metric`.
+ */
+export function plotRuns(
+  runs: readonly RunMetrics[],
+  metric: string | readonly string[],
+): string {
+  const metrics = typeof metric === "string" ? [metric] : metric;
+  const series: Series[] = runs.flatMap((r) =>
+    metrics.map((m) => {
+      const pts: [number, number][] = [];
+      for (const row of r.rows) {
+        const x = row.step, y = row[m];
+        if (typeof x === "number" && typeof y === "number") pts.push([x, y]);
+      }
+      const stride = Math.max(1, Math.ceil(pts.length / MAX_POINTS));
+      return {
+        name: metrics.length > 1 ? `${r.info.name} · ${m}` : r.info.name,
+        points: pts.filter((_, i) => i % stride === 0),
+      };
+    })
+  );
+  const title = metrics.join(", ");
   return linePlot(series, {
-    title: metric,
+    title,
     xLabel: "step",
-    yLabel: metric,
+    yLabel: metrics.length > 1 ? "value" : title,
     width: 720,
     height: 360,
   });

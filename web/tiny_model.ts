@@ -5,7 +5,8 @@
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
-import { modelConfig, type ModelConfigInit, saveModelDir } from "@blockdiff/model/io";
+import { modelConfig, type ModelConfigInit } from "@blockdiff/model/io";
+import { saveModelDir } from "@blockdiff/model/deno";
 import { ParamSet } from "@blockdiff/model";
 import { Rng } from "@blockdiff/core/testing";
 

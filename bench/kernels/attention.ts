@@ -14,7 +14,7 @@ import {
   attentionWork,
   qkvOperands,
 } from "@blockdiff/kernels";
-import { attentionRef } from "../../kernels/attention/attention_ref.ts";
+import { attentionRef } from "@blockdiff/kernels";
 import { emit, timeGpu } from "../harness.ts";
 
 const H = 12;

@@ -10,7 +10,7 @@ import { type Gpu, Tensor } from "@blockdiff/core";
 import { Rng } from "@blockdiff/core/testing";
 import { attention, type AttentionMask, attentionWork, qkvOperands } from "@blockdiff/kernels";
 import { attentionBackward } from "@blockdiff/kernels";
-import { attentionBackwardRef } from "../../kernels/attention/attention_backward_ref.ts";
+import { attentionBackwardRef } from "@blockdiff/kernels";
 import { emit, timeGpu } from "../harness.ts";
 
 const H = 12;

@@ -55,6 +55,14 @@ export function tuningCacheDir(dir?: string): string | null {
   return home ? join(home, ".cache", "blockdiff") : null;
 }
 
+/**
+ * blockdiff's per-user cache directory (tuning files, token caches): the same rules as
+ * {@linkcode tuningCacheDir} without an explicit directory.
+ */
+export function blockdiffCacheDir(): string | null {
+  return tuningCacheDir();
+}
+
 /** JSON with object keys sorted, so equal identities hash alike whatever their key order. */
 function canonicalJson(x: unknown): string {
   if (Array.isArray(x)) return `[${x.map(canonicalJson).join(",")}]`;

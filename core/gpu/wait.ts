@@ -4,7 +4,7 @@
  * dawn.node resolves its promises (mapAsync, onSubmittedWorkDone, popErrorScope) from a
  * `setImmediate` loop that runs for as long as any of them is pending. On a CPU Vulkan
  * driver that loop keeps one core at 100 % while the driver's own threads need it, which
- * measured 2–4.5× slower on long kernels (../shared/design/webgpu-on-cpu.md). While a
+ * measured 2–4.5× slower on long kernels (`deno task bench wait`). While a
  * promise is pending we therefore interleave short synchronous sleeps with the event loop:
  * the first ticks spin (latency stays low for short waits), later ones sleep for longer.
  *

@@ -1,7 +1,7 @@
 /**
- * Elementwise activations of the DiT: GELU with the tanh approximation (the MLP, spec 1.7
- * step 11) and SiLU (the timestep embedder and `cvec`, spec 1.3), plus `biasGelu` for an MLP
- * whose matmul does not fuse the bias. Every launcher works in place when `out` is `x`.
+ * Elementwise activations of the DiT: GELU with the tanh approximation (the MLP,
+ * see docs/design.md, "Backbone") and SiLU (the timestep embedder and `cvec`), plus `biasGelu` for
+ * an MLP whose matmul does not fuse the bias. Every launcher works in place when `out` is `x`.
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";

@@ -1,5 +1,6 @@
 // Elementwise activations: GELU with the tanh approximation (PyTorch approximate='tanh',
-// spec 1.7 step 11) and SiLU (spec 1.3), optionally after adding a bias over the last axis.
+// in the MLP) and SiLU (timestep embedder, cvec), optionally after adding a bias over the last
+// axis.
 // OP: 0 = GELU-tanh, 1 = SiLU. One invocation per element; the grid may spread over y.
 //
 // Four entry points, one per binding set: with/without bias × separate output/in place. WebGPU

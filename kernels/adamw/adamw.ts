@@ -1,6 +1,6 @@
 /**
- * One fused AdamW step over a flat parameter tensor (spec 8.1: AdamW, betas (0.9, 0.999),
- * eps 1e-8, weight decay 0, global-norm clipping), with PyTorch's `torch.optim.AdamW`
+ * One fused AdamW step over a flat parameter tensor (docs/design.md, "Training": AdamW, betas (0.9,
+ * 0.999), eps 1e-8, weight decay 0, global-norm clipping), with PyTorch's `torch.optim.AdamW`
  * semantics: decoupled weight decay `p ← p·(1 − lr·wd)`, then
  * `p ← p − lr/bc1 · m / (√v/√bc2 + eps)` with `bc_k = 1 − β_k^step`.
  *
@@ -26,7 +26,7 @@ export interface AdamWOptions {
   beta2?: number;
   /** eps, 1e-8 by default. */
   eps?: number;
-  /** Decoupled weight decay; 0 by default (the spec's, not PyTorch's 0.01). */
+  /** Decoupled weight decay; 0 by default (the reference's, not PyTorch's 0.01). */
   weightDecay?: number;
   /**
    * A 2-element f32 tensor `[norm, clip]`; the gradient is multiplied by `clip` (element 1).

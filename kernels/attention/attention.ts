@@ -1,7 +1,8 @@
 /**
  * Multi-head scaled-dot-product attention (forward, f32) with the masks of BD3-LM, AR and
- * MDLM/SEDD (spec 2.1–2.4), computed flash-style: online softmax over streamed keys, no score
- * matrix in memory, and key tiles that a mask hides from a whole query tile are never visited.
+ * MDLM/SEDD (docs/design.md, "Masks"), computed flash-style: online softmax over streamed keys, no
+ * score matrix in memory, and key tiles that a mask hides from a whole query tile are never
+ * visited.
  *
  * Operands are strided views, so q, k and v are read straight out of a qkv projection
  * `[B, S, 3d]` or out of a KV cache `[B, W, d]` without transposes. The output is
@@ -48,8 +49,8 @@ export interface BlockSpec {
  * - `cached`: every key; KV-cache inference where the Sq queries are the current block and the
  *   Sk keys are the cached clean blocks followed by that block (same kernel as `full`).
  * - `causal`: key ≤ query (AR).
- * - `blockCausal`: floor(key / b) ≤ floor(query / b) (sampling without cache, spec 2.2).
- * - `bdTrain`: the block-diffusion training mask over `[x_t ; x0]`, Sq = Sk = 2L, spec 2.1
+ * - `blockCausal`: floor(key / b) ≤ floor(query / b) (sampling without cache, prompt prefill).
+ * - `bdTrain`: the block-diffusion training mask over `[x_t ; x0]`, Sq = Sk = 2L (see "Masks")
  *   (M_BD ∪ M_OBC ∪ M_BC); blocks are positions of one half (0…L−1).
  *
  * For `causal` and `blockCausal` with Sq < Sk the queries are the last Sq positions

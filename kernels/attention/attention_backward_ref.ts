@@ -1,6 +1,6 @@
 /**
  * Float64 reference of the attention backward: the analytic gradient of
- * o = softmax(scale · q·kᵀ + M) · v, written densely per (batch, head) from the spec's mask
+ * o = softmax(scale · q·kᵀ + M) · v, written densely per (batch, head) from the mask
  * predicates (`maskAllowed`), independently of the kernel's interval logic. It recomputes the
  * forward itself, so it needs only q, k, v and the upstream gradient.
  * @module

@@ -1,6 +1,6 @@
 /**
- * Float64 reference of masked multi-head attention. The masks are written as the spec states
- * them (section 2: one predicate per (query, key)), independently of the interval form the
+ * Float64 reference of masked multi-head attention. The masks are written as predicates
+ * (one per (query, key); docs/design.md, "Masks"), independently of the interval form the
  * kernel uses, so the tests check one against the other.
  * @module
  */
@@ -29,7 +29,7 @@ function blockIndex(
   return (pos: number) => Math.floor(pos / b);
 }
 
-/** May query row q see key k? (Spec 2.1 for bdTrain, 2.2 block-causal, 2.4 causal/full.) */
+/** May query row q see key k? (docs/design.md, "Masks".) */
 export function maskAllowed(
   mask: AttentionMask,
   seqQ: number,

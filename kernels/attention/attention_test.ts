@@ -14,7 +14,7 @@ import { attentionRef, type HostOperand, maskAllowed, maskMatrix } from "./atten
 
 const TOL = 1e-5;
 
-Deno.test("attention: bdTrain mask reproduces the spec's L = 6, b = 2 example", () => {
+Deno.test("attention: bdTrain mask reproduces a hand-written L = 6, b = 2 example", () => {
   const spec = [
     "110000000000",
     "110000000000",
@@ -38,7 +38,7 @@ Deno.test("attention: bdTrain mask reproduces the spec's L = 6, b = 2 example", 
   assert.deepEqual(varGot, spec);
 });
 
-Deno.test("attention: the kernel's visible intervals equal the spec's mask predicates", () => {
+Deno.test("attention: the kernel's visible intervals equal the reference's mask predicates", () => {
   const cases: [AttentionMask, number, number][] = [
     [{ kind: "full" }, 7, 9],
     [{ kind: "causal" }, 13, 13],

@@ -1,5 +1,5 @@
 /**
- * Inverted dropout (spec 1.7 steps 9 and 12: `Dropout(r)` on the attention and MLP branches,
+ * Inverted dropout (`Dropout(r)` on the attention and MLP branches,
  * p = `model.dropout`, training only) with the keep mask drawn from the Philox stream
  * (seed, offset), so the backward recomputes the same mask instead of storing it.
  *

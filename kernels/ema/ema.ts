@@ -1,6 +1,7 @@
 /**
- * The EMA of the parameters (spec 8.1: decay 0.9999 with warm-up, updated after every optimizer
- * step; the EMA weights are used for validation, sampling and the released checkpoints).
+ * The EMA of the parameters (docs/design.md, "Training": decay 0.9999 with warm-up, updated after
+ * every optimizer step; the EMA weights are used for validation, sampling and the released
+ * checkpoints).
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, type Tensor, Uniforms } from "@blockdiff/core";

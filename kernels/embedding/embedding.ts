@@ -1,6 +1,7 @@
 /**
- * Input embeddings of the DiT: the token embedding gather (spec 1.2 step 1) and the
- * sinusoidal timestep features of σ (spec 1.3) that feed the timestep MLP.
+ * Input embeddings of the DiT: the token embedding gather and the
+ * sinusoidal timestep features of σ (docs/design.md, "adaLN conditioning") that feed the timestep
+ * MLP.
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
@@ -44,7 +45,7 @@ export function embedding(ids: Tensor, table: Tensor, out?: Tensor): Tensor {
   return result;
 }
 
-/** Width of the sinusoidal timestep features (spec 1.3: 256 = 128 cosines + 128 sines). */
+/** Width of the sinusoidal timestep features (256 = 128 cosines + 128 sines). */
 export const TIMESTEP_FEATURES = 256;
 
 const f32 = Math.fround;

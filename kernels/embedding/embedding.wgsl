@@ -1,4 +1,4 @@
-// Token embedding gather (spec 1.2 step 1): out[r, j] = table[ids[r], j] for r over the B·S
+// Token embedding gather: out[r, j] = table[ids[r], j] for r over the B·S
 // ids. An id outside [0, vocab) never indexes the table: its whole output row is NaN, so the
 // mistake surfaces in every downstream value instead of silently reading another token.
 // One invocation per output element; the grid may spread over y (see grid1d).

@@ -1,5 +1,5 @@
 /**
- * Backward of the token embedding gather (spec 1.2 step 1): `dE[v] += Σ_{n: ids[n] = v} dH[n]`,
+ * Backward of the token embedding gather: `dE[v] += Σ_{n: ids[n] = v} dH[n]`,
  * summed in a fixed order so training is bit-reproducible across runs and on resume.
  *
  * The batch's ids come from the host, so the host also builds the index that groups positions

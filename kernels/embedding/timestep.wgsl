@@ -1,4 +1,4 @@
-// Sinusoidal timestep features (spec 1.3) of sigma [B] → [B, 2·HALF]:
+// Sinusoidal timestep features (docs/design.md, "adaLN conditioning") of sigma [B] → [B, 2·HALF]:
 //   out[b, j] = cos(σ_b · ω_j),  out[b, HALF + j] = sin(σ_b · ω_j),  j < HALF
 // ω (OMEGA, HALF f32 values) is emitted by the launcher exactly as the reference rounds it.
 // The argument σ·ω is the reference's f32 product; it is reduced to [−π, π] before cos/sin,

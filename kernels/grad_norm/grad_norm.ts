@@ -1,6 +1,6 @@
 /**
  * The global gradient L2 norm over many tensors and the clip factor of
- * `torch.nn.utils.clip_grad_norm_` (spec 8.1: max norm 1.0), computed without a readback: each
+ * `torch.nn.utils.clip_grad_norm_` (max norm 1.0), computed without a readback: each
  * gradient writes its partial sums of squares into its own slots of one small buffer, and a
  * finalize dispatch writes `[norm, clip]` with `clip = min(1, maxNorm / (norm + 1e-6))` into a
  * 2-element tensor that `adamw` reads. No atomics, so the result is bit-reproducible.

@@ -1,9 +1,9 @@
 /**
- * Per-layer KV cache for block-diffusion sampling (spec 2.3). Unlike the reference, which
- * keeps raw (pre-rotary) qkv and re-applies rotary to the whole window on every call, this
- * cache keeps post-rotary keys, so a call only appends its block. When the window slides,
- * the kept keys are re-rotated by −shift positions in the same kernel that shifts them, which
- * reproduces the reference's window-relative positions.
+ * Per-layer KV cache for block-diffusion sampling (docs/design.md, "KV cache and sliding window").
+ * Unlike the reference, which keeps raw (pre-rotary) qkv and re-applies rotary to the whole window
+ * on every call, this cache keeps post-rotary keys, so a call only appends its block. When the
+ * window slides, the kept keys are re-rotated by −shift positions in the same kernel that shifts
+ * them, which reproduces the reference's window-relative positions.
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
@@ -80,6 +80,11 @@ export class KvCache {
   /** Committed positions p. */
   get length(): number {
     return this.#length;
+  }
+
+  /** Sizes of the committed blocks in the window, oldest first (they sum to `length`). */
+  get blocks(): readonly number[] {
+    return this.#committed.slice();
   }
 
   /** Rows of the current, not yet committed block (0 before the first write after a commit). */
@@ -175,8 +180,9 @@ export class KvCache {
       this.#committed.push(Math.min(size, left));
     }
     this.#pending = 0;
+    // Only count the blocks to drop here: slide() removes their records itself.
     let drop = 0;
-    while (this.#length - drop >= this.capacity) drop += this.#committed.shift()!;
+    for (let i = 0; this.#length - drop >= this.capacity; i++) drop += this.#committed[i];
     if (drop > 0) this.slide(drop);
   }
 

@@ -1,11 +1,11 @@
 /**
- * Float64 reference of the KV cache as the spec describes it (2.3): raw, pre-rotary keys and
+ * Float64 reference of the KV cache as the reference computes it: raw, pre-rotary keys and
  * values in a window of W rows, a committed length p, the left shift by b when the window is
  * full, and rotary re-applied to every cached key with window-relative positions 0 … P−1.
  * @module
  */
 
-/** Rotary inverse frequencies of the reference, computed in f32 (spec 1.5). */
+/** Rotary inverse frequencies of the reference, computed in f32 as the reference does. */
 export function invFreqRef(headDim: number): number[] {
   return Array.from(
     { length: headDim / 2 },
@@ -33,7 +33,7 @@ export function rotateRef(x: ArrayLike<number>, headDim: number, pos: number): F
   return y;
 }
 
-/** The spec's cache for one batch row: raw rows, committed length, slide by b when full. */
+/** The reference's cache for one batch row: raw rows, committed length, slide by b when full. */
 export class KvCacheRef {
   readonly rawK: number[][] = [];
   readonly rawV: number[][] = [];

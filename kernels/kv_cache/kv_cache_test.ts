@@ -9,7 +9,7 @@ import { KvCacheRef, rotateRef } from "./kv_cache_ref.ts";
 const TOL = 1e-5;
 
 gpuTest(
-  "kv_cache: write, commit, slide and cached attention against the spec's raw cache",
+  "kv_cache: write, commit, slide and cached attention against the reference's raw cache",
   async (t, gpu) => {
     const seed = freshSeed();
     const rng = new Rng(seed);

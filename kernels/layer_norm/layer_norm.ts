@@ -1,13 +1,14 @@
 /**
- * LayerNorm without bias (spec 1.6: eps 1e-5, biased variance, weight only), optionally fused
- * with the adaLN modulate that follows it in every DiT block and in the final layer.
+ * LayerNorm without bias (eps 1e-5, biased variance, weight only), optionally fused
+ * with the adaLN modulate that follows it in every DiT block and in the final layer, or with
+ * a bias (GPT-2's LayerNorm, used by the generative-perplexity scorer).
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
 import { type ModChunk, overlaps, resolveChunk, rowsPerBatch } from "../modulate/modulate.ts";
 import src from "./layer_norm.wgsl" with { type: "text" };
 
-/** The LayerNorm epsilon of the reference (spec 1.1, 1.6). */
+/** The LayerNorm epsilon of the reference. */
 export const LAYER_NORM_EPS = 1e-5;
 
 /** Options of `layerNorm`. */
@@ -16,6 +17,8 @@ export interface LayerNormOptions {
   shift?: ModChunk;
   /** adaLN scale; the output is multiplied by `1 + scale` (e.g. chunk 1 for scale_msa). */
   scale?: ModChunk;
+  /** Bias `[d]` added after the weight (GPT-2); not combined with `shift` / `scale`. */
+  bias?: Tensor;
   /** Epsilon added to the variance; `LAYER_NORM_EPS` when omitted. */
   eps?: number;
   /** Output tensor of x's size. It must not overlap x (the row is read three times). */
@@ -34,7 +37,7 @@ function workgroupSize(width: number): number {
 
 /**
  * Returns `LN(x) ⊙ w`, or `LN(x) ⊙ w ⊙ (1 + scale[b]) + shift[b]` when `shift` and `scale`
- * are given (both or neither), over the last axis of x.
+ * are given (both or neither), or `LN(x) ⊙ w + bias` with `bias`, over the last axis of x.
  * @param x f32 `[B, S, d]` (or any shape with last axis d; see `ModChunk` for the batch rule)
  * @param weight f32 `[d]`
  * @param options modulation chunks, eps and output
@@ -52,6 +55,16 @@ export function layerNorm(x: Tensor, weight: Tensor, options: LayerNormOptions =
   const { shift, scale } = options;
   if (Boolean(shift) !== Boolean(scale)) {
     throw new ShapeError("layerNorm: give both shift and scale, or neither");
+  }
+  const bias = options.bias;
+  if (bias) {
+    bias.expectDtype("f32", "layerNorm bias");
+    if (shift) throw new ShapeError("layerNorm: give a bias or adaLN shift/scale, not both");
+    if (bias.shape.length !== 1 || bias.shape[0] !== width) {
+      throw new ShapeError(
+        `layerNorm: bias ${formatShape(bias.shape)} does not match x ${formatShape(x.shape)}`,
+      );
+    }
   }
   const rows = width === 0 ? 0 : x.size / width;
   let u: Uniforms;
@@ -80,11 +93,12 @@ export function layerNorm(x: Tensor, weight: Tensor, options: LayerNormOptions =
   const kernel = gpu.kernel({
     name: "layer_norm",
     code: src,
-    params: { WG, HAS_MOD: Boolean(shift) },
+    params: { WG, HAS_MOD: Boolean(shift), HAS_BIAS: Boolean(bias) },
     bindings: ["uniform", "read", "read", "read", "read", "write"],
   });
-  // Without modulation the shift/scale bindings are unused; bind the weight as a stand-in.
-  const resources = [weight, shift?.tensor ?? weight, scale?.tensor ?? weight, x, result];
+  // Without modulation the shift/scale bindings are unused; bind the weight as a stand-in. A
+  // bias takes the shift slot (the two never come together).
+  const resources = [weight, shift?.tensor ?? bias ?? weight, scale?.tensor ?? weight, x, result];
   gpu.dispatch(kernel, resources, u.bytes(), grid1d(rows, 1));
   return result;
 }

@@ -1,7 +1,9 @@
-// LayerNorm without bias over the last axis (spec 1.6), optionally fused with adaLN modulate
-// (spec 1.7 steps 3 and 10, 1.8):
+// LayerNorm without bias over the last axis, optionally fused with adaLN modulate
+// (docs/design.md, "adaLN conditioning"):
 //   y = (x − μ) / sqrt(v + eps) ⊙ w            μ, v: mean and biased variance of the row
 //   y = y ⊙ (1 + scale[b]) + shift[b]          when HAS_MOD, b = row div rows_per_batch
+//   y = y + bias                               when HAS_BIAS (GPT-2's LayerNorm); the bias is
+//                                              bound in the shift slot, which it then owns
 // One workgroup per row. The statistics are two-pass in f32 (mean first, then the mean of
 // squared deviations): E[x²] − μ² cancels catastrophically when |μ| ≫ σ, and re-reading the
 // row is cheap next to that risk. Each invocation strides over the row, so any width works.
@@ -66,6 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       y = y * (1.0 + scale[b * p.scale_stride + p.scale_off + j]) +
         shift[b * p.shift_stride + p.shift_off + j];
     }
+    if (HAS_BIAS) { y += shift[j]; }
     out[base + j] = y;
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Backward of `layerNorm` (spec 1.6), plain `y = LN(x) ⊙ w` or fused with adaLN modulate
- * `y = LN(x) ⊙ w ⊙ (1 + scale[b]) + shift[b]` (spec 1.7 steps 3 and 10, 1.8), with LN(x) = x̂ the
- * normalised row:
+ * Backward of `layerNorm`, plain `y = LN(x) ⊙ w` or fused with adaLN modulate
+ * `y = LN(x) ⊙ w ⊙ (1 + scale[b]) + shift[b]` (docs/design.md, "adaLN conditioning"), with LN(x) =
+ * x̂ the normalised row:
  * - `dx = rstd · (n̂ − mean(n̂) − x̂ · mean(n̂ ⊙ x̂))`, n̂ = dy ⊙ (1 + scale[b]) ⊙ w
  * - `dw = Σ_rows dy ⊙ (1 + scale[b]) ⊙ x̂`
  * - `dshift[b] = Σ_s dy`, `dscale[b] = Σ_s dy ⊙ x̂ ⊙ w`, written into chunks of gradient tensors

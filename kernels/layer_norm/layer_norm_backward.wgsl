@@ -1,5 +1,5 @@
-// Backward of LayerNorm without bias, optionally fused with adaLN modulate (spec 1.6, 1.7):
-//   x̂ = (x − μ)·rstd,   y = x̂ ⊙ w  [⊙ (1 + scale[b]) + shift[b]]
+// Backward of LayerNorm without bias, optionally fused with adaLN modulate (docs/design.md, "adaLN
+// conditioning"): x̂ = (x − μ)·rstd,   y = x̂ ⊙ w  [⊙ (1 + scale[b]) + shift[b]]
 // `main`, one workgroup per row, recomputes μ and rstd from x exactly as the forward does
 // (two-pass f32), then with g = dy [⊙ (1 + scale[b])] and n̂ = g ⊙ w (the gradient of x̂):
 //   dx = rstd · (n̂ − mean(n̂) − x̂ · mean(n̂ ⊙ x̂))            (dx += … when ACC_DX)

@@ -1,8 +1,8 @@
 /**
  * Log-softmax over the last axis, and the fused log-softmax + gather that gives per-token
  * cross-entropy losses and each row's logsumexp without materialising the [rows, V] table
- * (spec 3.6–3.7, 3.10). Both take a `maskId` column that counts as −inf, which is how the
- * `subs` parameterization removes the mask token from the categorical (spec 3.6 step 1).
+ * (docs/design.md, "Losses"). Both take a `maskId` column that counts as −inf, which is how the
+ * `subs` parameterization removes the mask token from the categorical.
  * @module
  */
 import { type Gpu, grid1d, Tensor, Uniforms } from "@blockdiff/core";

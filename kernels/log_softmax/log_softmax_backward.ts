@@ -1,8 +1,8 @@
 /**
  * Backward of `logSoftmaxGather`'s per-token cross-entropy: the gradient of
  * `Σ_r w_r · loss_r` with respect to the logits, from the forward's saved logsumexps. This is
- * the backward of the BD3-LM/MDLM `subs` loss (spec 3.6–3.7: targets x0 at masked positions,
- * ignored elsewhere, w_r = (1/t_r)/N) and of the AR loss (spec 3.10).
+ * the backward of the BD3-LM/MDLM `subs` loss (docs/design.md, "Losses": targets x0 at masked
+ * positions, ignored elsewhere, w_r = (1/t_r)/N) and of the AR loss.
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";

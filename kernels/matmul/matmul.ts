@@ -50,7 +50,7 @@ export interface MatmulOptions {
 export const GEMV_MAX_ROWS = 4;
 
 // Subgroup kernel tile: TM rows × 8·TN columns per subgroup of 8 lanes. 16×8 per lane is what
-// measured best on lavapipe (see /work/shared/design/webgpu-on-cpu.md).
+// measured best on lavapipe (`deno task bench matmul`).
 const SG_TM = 16;
 const SG_TN = 8;
 const TILED_BM = 64;

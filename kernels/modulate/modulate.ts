@@ -1,8 +1,8 @@
 /**
  * adaLN modulate `x ⊙ (1 + scale) + shift` with shift and scale taken as chunks of an adaLN
- * modulation tensor and broadcast over the sequence (spec 1.7 steps 3 and 10, 1.8). LayerNorm
- * fuses the same step (`layerNorm(..., { shift, scale })`); this kernel is for the places where
- * it is not fused. Also defines `ModChunk`, the strided view both kernels take.
+ * modulation tensor and broadcast over the sequence (docs/design.md, "adaLN conditioning").
+ * LayerNorm fuses the same step (`layerNorm(..., { shift, scale })`); this kernel is for the places
+ * where it is not fused. Also defines `ModChunk`, the strided view both kernels take.
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
@@ -12,8 +12,8 @@ const WG = 256;
 
 /**
  * A `[B, d]` view into an adaLN modulation tensor `[B, n·d]`: chunk `chunk` holds features
- * `chunk·d … chunk·d + d − 1` of every row. Block order (spec 1.7): 0 shift_msa, 1 scale_msa,
- * 2 gate_msa, 3 shift_mlp, 4 scale_mlp, 5 gate_mlp; final layer (spec 1.8): 0 shift, 1 scale.
+ * `chunk·d … chunk·d + d − 1` of every row. Block order: 0 shift_msa, 1 scale_msa,
+ * 2 gate_msa, 3 shift_mlp, 4 scale_mlp, 5 gate_mlp; final layer: 0 shift, 1 scale.
  * A plain `[B, d]` tensor is chunk 0 of itself. B may be 1 to use one vector for every batch.
  */
 export interface ModChunk {

@@ -1,4 +1,4 @@
-// adaLN modulate, broadcast over the sequence (spec 1.7 steps 3 and 10, 1.8):
+// adaLN modulate, broadcast over the sequence (docs/design.md, "adaLN conditioning"):
 //   out[b, s, j] = x[b, s, j] * (1 + scale[b, j]) + shift[b, j]
 // shift and scale are d-wide chunks of modulation rows ([B, n·d]): element j of batch b sits at
 // b * stride + off + j. One invocation per element; the grid may spread over y (see grid1d).

@@ -1,5 +1,6 @@
 /**
- * Backward of adaLN modulate `y = x ⊙ (1 + scale[b]) + shift[b]` (spec 1.7 steps 3 and 10,
+ * Backward of adaLN modulate `y = x ⊙ (1 + scale[b]) + shift[b]` (docs/design.md, "adaLN
+ * conditioning";
  * 1.8): `dx = dy ⊙ (1 + scale[b])`, `dshift[b] = Σ_s dy`, `dscale[b] = Σ_s dy ⊙ x`. The shift
  * and scale gradients go into chunks of gradient tensors laid out like the modulation tensor
  * `[B, n·d]`, so the adaLN linear's backward reads them as one `[B, n·d]` dY. Also holds the

@@ -1,7 +1,7 @@
 /**
- * Forward masking of the absorbing-state process (spec 3.4, `Diffusion.q_xt`): every token of
- * x0 is replaced by the mask id with probability t, drawn from the Philox stream, so a masked
- * batch is reproducible from (seed, offset) on every adapter.
+ * Forward masking of the absorbing-state process (docs/design.md, "Forward masking";
+ * `Diffusion.q_xt`): every token of x0 is replaced by the mask id with probability t, drawn from
+ * the Philox stream, so a masked batch is reproducible from (seed, offset) on every adapter.
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";

@@ -1,7 +1,7 @@
-// Forward masking (spec 3.4): x_t[b, l] = mask_id where u[b, l] ≤ t[b, l / block] (or < when
-// STRICT), else x0[b, l], with u the Philox uniform of element b·L + l of the stream (seed,
-// offset): the same u that philoxUniform(gpu, [B, L], {seed, offset}) returns. One invocation
-// per Philox block of 4 elements (philox_lib.wgsl is prepended by the launcher).
+// Forward masking (docs/design.md, "Forward masking"): x_t[b, l] = mask_id where
+// u[b, l] ≤ t[b, l / block] (or < when STRICT), else x0[b, l], with u the Philox uniform of
+// element b·L + l of the stream (seed, offset): the same u that philoxUniform(gpu, [B, L], {seed, offset}) returns. One
+// invocation per Philox block of 4 elements (philox_lib.wgsl is prepended by the launcher).
 struct Params {
   total: u32, len: u32, k: u32, block: u32, mask_id: i32,
   seed_lo: u32, seed_hi: u32, off_lo: u32, off_hi: u32, _p0: u32, _p1: u32, _p2: u32,

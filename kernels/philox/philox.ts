@@ -1,6 +1,6 @@
 /**
  * Philox4x32-10 random numbers on the GPU, reproducible from a seed on every adapter: masks
- * for the forward process (spec 3.4) and the uniforms of the categorical draw (spec 4.2).
+ * for the forward process and the uniforms of the categorical draw.
  *
  * Stream layout: element i of a call is word i % 4 of Philox4x32-10 applied to the 128-bit
  * counter (i / 4, 0, offset_lo, offset_hi) under the key (seed_lo, seed_hi). The offset thus

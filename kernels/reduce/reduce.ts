@@ -1,7 +1,7 @@
 /**
  * Reductions: sum, mean and max over the last axis ([..., n] → [...]) and over a whole tensor
  * (→ a scalar, shape []), plus the weighted sum Σ w_i x_i used for per-token weighted losses
- * (spec 3.1 step 5, 3.11: Σ ℓ ⊙ mask and Σ mask).
+ * (Σ ℓ ⊙ mask and Σ mask; docs/design.md, "Losses").
  *
  * Float accumulation: every lane sums its strided slice in chunks of 32 (a fresh partial per
  * chunk), the 256 lane totals are merged pairwise by a tree, and a whole-tensor reduction runs
@@ -132,7 +132,7 @@ export function maxAll(x: Tensor, opts: ReduceOptions = {}): Tensor {
 
 /**
  * Σ_i w_i·x_i over every element → shape [], e.g. the numerator Σ ℓ ⊙ mask of the per-token
- * average loss (spec 3.1 step 5); the denominator is `sumAll(mask)`.
+ * average loss; the denominator is `sumAll(mask)`.
  */
 export function weightedSumAll(x: Tensor, w: Tensor, opts: ReduceOptions = {}): Tensor {
   return reduceAll(x, w, "sum", "weightedSumAll", opts.out);

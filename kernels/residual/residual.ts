@@ -1,7 +1,7 @@
 /**
  * Residual connection of a DiT block: `x + y`, or `x + gate ⊙ y` with the adaLN gate
- * broadcast over the sequence (spec 1.7 steps 9 and 12: the gate is used as is, not 1 + gate).
- * The gate is a `[B, d]` tensor or, as the block uses it, a chunk of the `[B, 6d]` adaLN
+ * broadcast over the sequence (docs/design.md, "adaLN conditioning": the gate is used as is, not 1
+ * + gate). The gate is a `[B, d]` tensor or, as the block uses it, a chunk of the `[B, 6d]` adaLN
  * modulation (`{ tensor: mod, chunk: 2 }` for gate_msa, 5 for gate_mlp).
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Backward of the gated residual `out = x + gate[b] ⊙ y` (spec 1.7 steps 9 and 12):
+ * Backward of the gated residual `out = x + gate[b] ⊙ y`:
  * - `dx = dout`: no kernel; the caller keeps using `dout` as the stream's gradient.
  * - `dy = gate[b] ⊙ dout` (this kernel).
  * - `dgate[b] = Σ_s dout ⊙ y`, written into a chunk of a gradient tensor laid out like the

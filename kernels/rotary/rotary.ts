@@ -1,7 +1,8 @@
 /**
- * Rotary position embedding (spec 1.5) applied in place to the q and k slots of a qkv tensor
+ * Rotary position embedding (docs/design.md, "Rotary") applied in place to the q and k slots of a
+ * qkv tensor
  * `[B, S, 3d]`, with positions `posOffset + (s mod posPeriod)`: the 2L training pass uses
- * `posPeriod = L` (x_t token i and x0 token i share position i, spec 2.1), KV-cached sampling
+ * `posPeriod = L` (x_t token i and x0 token i share position i), KV-cached sampling
  * uses `posOffset = cache length`, and `rotaryShift` (offset δ with period 1, so every row gets
  * position δ) moves an already-rotated tensor by a fixed δ positions, e.g. δ = −b when a KV
  * window slides by one block (rotations compose: R(θ(p))·R(θ(δ)) = R(θ(p) + θ(δ)) ≈ R(θ(p + δ))).
@@ -19,7 +20,7 @@ import src from "./rotary.wgsl" with { type: "text" };
 const WG = 256;
 const f32 = Math.fround;
 
-/** The rotary base of the reference (spec 1.1). */
+/** The rotary base of the reference: 10000. */
 export const ROTARY_BASE = 10000;
 
 /**

@@ -1,6 +1,6 @@
-// Rotary position embedding, rotate-half pairing (spec 1.5), in place on the q and k slots of
-// a qkv tensor [B, S, 3d] (feature f: slot f div d, head (f mod d) div D, lane f mod D; the v
-// slot is untouched). For lane j < D/2 of a head at position p:
+// Rotary position embedding, rotate-half pairing (docs/design.md, "Rotary"), in place on the q and
+// k slots of a qkv tensor [B, S, 3d] (feature f: slot f div d, head (f mod d) div D, lane f mod D;
+// the v slot is untouched). For lane j < D/2 of a head at position p:
 //   y_j       = x_j · cos θ − x_{j+D/2} · sin θ
 //   y_{j+D/2} = x_{j+D/2} · cos θ + x_j · sin θ,        θ = θ[p, j]
 // Position of sequence row s: p = offset + (s mod period). cos/sin come from a host-built

@@ -1,5 +1,5 @@
 /**
- * Backward of `rotary` (spec 1.5): the forward rotates each (j, j + D/2) pair of q and k by
+ * Backward of `rotary`: the forward rotates each (j, j + D/2) pair of q and k by
  * θ(p), an orthogonal map, so the gradient of its input is the gradient of its output rotated
  * by −θ(p). Applied in place to the q and k slots of a `dqkv` gradient `[B, S, 3d]`; the v
  * slot (not rotated in the forward) passes through untouched.

@@ -1,8 +1,8 @@
 /**
- * Float64 reference of rotary position embedding on qkv `[B, S, 3d]` (spec 1.5): rotate-half
- * pairs (j, j + D/2) of every q and k head. θ is formed with the reference's f32 arithmetic
- * (inv_freq and p · inv_freq rounded to f32, written out here independently of the launcher);
- * cos, sin and the rotation itself are float64.
+ * Float64 reference of rotary position embedding on qkv `[B, S, 3d]` (docs/design.md, "Rotary"):
+ * rotate-half pairs (j, j + D/2) of every q and k head. θ is formed with the reference's f32
+ * arithmetic (inv_freq and p · inv_freq rounded to f32, written out here independently of the
+ * launcher); cos, sin and the rotation itself are float64.
  * @module
  */
 const f32 = Math.fround;

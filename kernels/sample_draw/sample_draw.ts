@@ -1,8 +1,8 @@
 /**
- * Categorical sampling on the device (spec 4.2–4.3): one token id per row of logits, drawn by
- * inverse CDF with a host-made uniform after the mask class is removed, temperature and the
- * nucleus filter, with the row's entropy, confidence and arg-max alongside. A sampler then
- * reads back 5 words per row instead of V probabilities. Same contract as
+ * Categorical sampling on the device (docs/design.md, "Device draw record"): one token id per row
+ * of logits, drawn by inverse CDF with a host-made uniform after the mask class is removed,
+ * temperature and the nucleus filter, with the row's entropy, confidence and arg-max alongside. A
+ * sampler then reads back 5 words per row instead of V probabilities. Same contract as
  * `toProbabilities` + `drawCategorical` in `@blockdiff/schedules` (see sample_draw_ref.ts).
  * @module
  */

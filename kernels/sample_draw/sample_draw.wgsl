@@ -1,5 +1,6 @@
-// Sampling of one token id per row of logits, on the device (spec 4.2–4.3), so a sampler reads
-// back a few words per row instead of V probabilities. One workgroup of WG lanes per row.
+// Sampling of one token id per row of logits, on the device (docs/design.md, "Device draw record"),
+// so a sampler reads back a few words per row instead of V probabilities. One workgroup of WG lanes
+// per row.
 //
 // Row r of the output reads logits row (r / count)·seq + first + r % count (a window of
 // `count` rows out of every `seq`), i.e. x[base + i] for i < n with base = that row · n.

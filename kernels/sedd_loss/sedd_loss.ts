@@ -1,10 +1,11 @@
 /**
- * SEDD's absorbing-state score entropy (spec 3.8, `_sedd_parameterization` + `_score_entropy`):
- * the per-token loss from raw logits, and its gradient with respect to those logits.
+ * SEDD's absorbing-state score entropy (docs/design.md, "Losses"; `_sedd_parameterization` +
+ * `_score_entropy`): the per-token loss from raw logits, and its gradient with respect to those
+ * logits.
  *
  * Both take σ and dσ per group of consecutive rows: `[rows]` per token, `[B]` per sequence (SEDD
  * uses one t per sequence), or any count dividing the rows. Upstream, σ = total_noise(t) and
- * dσ = expm1(σ)/t (the per-token weight of spec 3.8).
+ * dσ = expm1(σ)/t (the per-token weight).
  * @module
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";

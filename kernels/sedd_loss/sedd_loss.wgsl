@@ -1,5 +1,5 @@
-// SEDD's absorbing-state score entropy (spec 3.8) on raw logits l [rows, n] with the mask id m:
-//   log_score = l − ln expm1(σ) − ln(n − 1),  log_score[x_t] = 0,  q = 1/expm1(σ),
+// SEDD's absorbing-state score entropy (docs/design.md, "Losses") on raw logits l [rows, n] with
+// the mask id m: log_score = l − ln expm1(σ) − ln(n − 1),  log_score[x_t] = 0,  q = 1/expm1(σ),
 //   ℓ = dσ · (Σ_{v≠m} exp(log_score_v) − q·log_score[x0] + q(ln q − 1))  at x_t = m, else 0.
 // Substituting exp(log_score_v) = q·exp(u_v) with u = l − ln(n − 1), and (for x0 ≠ m)
 // log_score[x0] = u_x0 + ln q, the ln q terms cancel exactly:

@@ -1,5 +1,5 @@
 /**
- * Float64 reference of SEDD's score entropy, written as the spec states it (spec 3.8), not in
+ * Float64 reference of SEDD's score entropy, written as the definition states it, not in
  * the kernel's rearranged form, so the test also checks the rearrangement.
  * @module
  */

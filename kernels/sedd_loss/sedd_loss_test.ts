@@ -34,7 +34,7 @@ function problem(
     return id;
   });
   const xt = Int32Array.from(x0, (id) => (rng.next() < 0.6 ? maskId : id));
-  // dσ = expm1(σ)/t with t = 1 − e^{−σ} (spec 3.8).
+  // dσ = expm1(σ)/t with t = 1 − e^{−σ}.
   const [lo, hi] = sigmaRange;
   const sigma = Float32Array.from(
     { length: groups },
@@ -102,7 +102,7 @@ gpuTest(
     const [rows, n] = [16, 1000];
     const p = problem(rng, rows, n, rows, [1e-3, 6.9], 1);
     p.xt = new Int32Array(rows).fill(p.maskId);
-    // Logits: x0 near ln(V − 1) (score ≈ q), the rest very unlikely, so ℓ ≪ q and the spec's
+    // Logits: x0 near ln(V − 1) (score ≈ q), the rest very unlikely, so ℓ ≪ q and the definition's
     // terms (each ~q) cancel to a few parts in 1e3–1e6.
     const logits = new Float32Array(rows * n);
     for (let r = 0; r < rows; r++) {

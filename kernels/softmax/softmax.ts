@@ -1,6 +1,6 @@
 /**
  * Softmax over the last axis, one workgroup per row, numerically stable (max subtraction) and
- * safe for −inf logits. Used by the samplers (spec 4.2–4.3) on logits of up to ~50k columns.
+ * safe for −inf logits. Used by the samplers on logits of up to ~50k columns.
  * @module
  */
 import { type Gpu, grid1d, type Tensor, Uniforms } from "@blockdiff/core";
@@ -17,7 +17,7 @@ export interface SoftmaxOptions {
   temperature?: number;
   /**
    * A column that counts as −inf (probability exactly 0), e.g. the mask token in the `subs`
-   * parameterization (spec 3.6). Negative or omitted: no column is excluded.
+   * parameterization (docs/design.md, "Losses"). Negative or omitted: no column is excluded.
    */
   maskId?: number;
   /** Output tensor with x's shape (f32), not sharing x's buffer. */

@@ -1,8 +1,9 @@
 /**
  * Loading and saving a Hugging Face BD3-LM directory (`config.json` + `model.safetensors`,
- * spec §7.1–7.2). Every key and shape is checked against the config before any tensor data is
- * read or written; a load returns every tensor or throws. Lightning `.ckpt` files are Python
- * pickles and cannot be read here (convert them with the reference's `push_to_hf.py`).
+ * docs/design.md, "Checkpoint layout"). Every key and shape is checked against the config before
+ * any tensor data is read or written; a load returns every tensor or throws. Lightning `.ckpt`
+ * files are Python pickles and cannot be read here (convert them with the reference's
+ * `push_to_hf.py`).
  * @module
  */
 import { join } from "node:path";
@@ -19,7 +20,8 @@ import {
 import { f32Tensor, type TensorMap } from "./host_tensor.ts";
 import { type Algo, type ModelConfig, validateModelConfig } from "./model_config.ts";
 import { SafetensorsFile } from "./safetensors_read.ts";
-import { type TensorsInput, writeSafetensors } from "./safetensors_write.ts";
+import type { TensorsInput } from "./safetensors_write.ts";
+import { writeSafetensors } from "./safetensors_save.ts";
 
 /** File names inside a HF model directory. */
 export const HF_CONFIG_FILE = "config.json";

@@ -1,5 +1,5 @@
 /**
- * The Hugging Face `config.json` of a BD3-LM repository (`BD3LMConfig`, spec §7.1) and its
+ * The Hugging Face `config.json` of a BD3-LM repository (`BD3LMConfig`) and its
  * conversion to and from {@linkcode ModelConfig}. Readers ignore unknown keys (they are kept in
  * the parsed object) and fill missing keys with the `BD3LMConfig` constructor defaults.
  * @module

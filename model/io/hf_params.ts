@@ -1,7 +1,7 @@
 /**
- * The state-dict keys and shapes of the DiT backbone in the Hugging Face naming (spec §7.2), and
- * the mapping from Lightning `.ckpt` keys and EMA lists (spec §7.3). Linear weights are
- * PyTorch-style `[out, in]`.
+ * The state-dict keys and shapes of the DiT backbone in the Hugging Face naming, and
+ * the mapping from Lightning `.ckpt` keys and EMA lists (docs/design.md, "Checkpoint layout").
+ * Linear weights are PyTorch-style `[out, in]`.
  * @module
  */
 import { ConfigError } from "./errors.ts";
@@ -91,7 +91,8 @@ export const SAMPLING_EPS_KEYS = ["sampling_eps_min", "sampling_eps_max"] as con
 
 /**
  * The full HF state dict: parameters plus the buffers `backbone.rotary_emb.inv_freq` ([D/2]) and,
- * when `varMin`, the 0-d `sampling_eps_min` / `sampling_eps_max`; in the order of spec §7.2.
+ * when `varMin`, the 0-d `sampling_eps_min` / `sampling_eps_max`; in the reference's state-dict
+ * order.
  */
 export function expectedStateDict(c: ModelConfig): StateEntry[] {
   const params = expectedParameters(c).map((p): StateEntry => ({

@@ -7,7 +7,8 @@
  *
  * @example
  * ```ts ignore
- * import { loadHfCheckpoint, parameterCount } from "@blockdiff/model/io";
+ * import { loadHfCheckpoint } from "@blockdiff/model/deno";
+import { parameterCount } from "@blockdiff/model/io";
  * const ck = await loadHfCheckpoint("models/bd3lm-owt-block_size4");
  * console.log(ck.config.blockSize, parameterCount(ck.config), ck.tensors.size);
  * ```
@@ -16,12 +17,11 @@ export * from "./errors.ts";
 export * from "./host_tensor.ts";
 export type { JsonValue } from "./_json.ts";
 export * from "./safetensors_header.ts";
-export * from "./safetensors_read.ts";
-export * from "./safetensors_write.ts";
+export {
+  encodeSafetensors,
+  type SafetensorsWriteOptions,
+  type TensorsInput,
+} from "./safetensors_write.ts";
 export * from "./model_config.ts";
 export * from "./hf_config.ts";
 export * from "./hf_params.ts";
-export * from "./hf_checkpoint.ts";
-export * from "./training_checkpoint.ts";
-export { type AtomicWriteOptions, type Sink, writeFileAtomic } from "./_atomic.ts";
-export * from "./model_dir.ts";

@@ -1,6 +1,6 @@
 /**
  * Our side's model configuration: the DiT backbone sizes plus the algorithm-level fields that
- * decide which parameters exist (spec §1.1, §1.4, Appendix A). Converted to and from the Hugging
+ * decide which parameters exist (docs/design.md, "Backbone"). Converted to and from the Hugging
  * Face `BD3LMConfig` in `hf_config.ts`.
  * @module
  */
@@ -49,7 +49,7 @@ export interface ModelConfig {
   attnBackend: string;
 }
 
-/** Backbone sizes of the reference's model configs (spec §1.1). */
+/** Backbone sizes of the reference's model configs. */
 export const MODEL_SIZES: Readonly<
   Record<
     "micro" | "tiny" | "small" | "medium",
@@ -68,7 +68,8 @@ export type ModelConfigInit = Partial<ModelConfig> & { size?: keyof typeof MODEL
 
 /**
  * Builds a validated {@linkcode ModelConfig} from a size preset (default `small`) and overrides.
- * Algorithm-dependent defaults follow Appendix A: adaLN unless `ar`, time conditioning only for
+ * Algorithm-dependent defaults follow the paper's appendix: adaLN unless `ar`, time conditioning
+ * only for
  * `sedd`, `varMin` only for `bd3lm`; `blockSize` defaults to `length`.
  *
  * @example

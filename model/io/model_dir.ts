@@ -121,7 +121,7 @@ export async function loadModelDir(path: string): Promise<ModelDir> {
   } else {
     ckpt = await loadHfCheckpoint(dir, options);
   }
-  // The released checkpoints use GPT-2 with the mask token appended at 50257 (spec 7.4).
+  // The released checkpoints use GPT-2 with the mask token appended at 50257.
   meta ??= { tokenizer: "gpt2", maskId: ckpt.config.vocab - 1 };
   return { dir, config: ckpt.config, tensors: ckpt.tensors, meta };
 }

@@ -62,7 +62,8 @@ export function decodeTensor(name: string, info: TensorInfo, bytes: Uint8Array):
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors, f32Tensor } from "@blockdiff/model/io";
+ * import { encodeSafetensors, f32Tensor } from "@blockdiff/model/io";
+ * import { decodeSafetensors } from "@blockdiff/model/deno";
  * const bytes = encodeSafetensors(new Map([["w", f32Tensor([2], [1, 2])]]));
  * console.log(decodeSafetensors(bytes).tensors.get("w")?.data); // Float32Array [1, 2]
  * ```

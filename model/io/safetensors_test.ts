@@ -4,7 +4,8 @@ import { Rng } from "@blockdiff/core/testing";
 import { SafetensorsError } from "./errors.ts";
 import { f32Tensor, type HostTensor } from "./host_tensor.ts";
 import { decodeSafetensors, readSafetensors, SafetensorsFile } from "./safetensors_read.ts";
-import { encodeSafetensors, writeSafetensors } from "./safetensors_write.ts";
+import { encodeSafetensors } from "./safetensors_write.ts";
+import { writeSafetensors } from "./safetensors_save.ts";
 
 function randomF32(rng: Rng, shape: number[]): HostTensor {
   const t = f32Tensor(shape);

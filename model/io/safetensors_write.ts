@@ -3,16 +3,17 @@
  * and boolean tensors as stored. The data section is ordered by element size (largest first) and
  * then by key, so that every tensor is naturally aligned (for a file of one dtype this is simply
  * key order); the header lists tensors in that order after `__metadata__` and is padded with
- * spaces to a multiple of 8 bytes, as the reference writer does. Files are written atomically.
+ * spaces to a multiple of 8 bytes, as the reference writer does. `writeSafetensors`
+ * (safetensors_save.ts) writes the same bytes to a file atomically.
  * @module
  */
 import { encodeBfloat16, encodeHalf } from "@blockdiff/core";
-import { type AtomicWriteOptions, writeAtomic } from "./_atomic.ts";
+import type { AtomicWriteOptions } from "./_atomic.ts";
 import { SafetensorsError } from "./errors.ts";
 import { checkHostTensor, type HostTensor } from "./host_tensor.ts";
 import { DTYPE_BYTES, type SafetensorsDtype } from "./safetensors_header.ts";
 
-/** Options of {@linkcode encodeSafetensors} and {@linkcode writeSafetensors}. */
+/** Options of {@linkcode encodeSafetensors} and `writeSafetensors`. */
 export interface SafetensorsWriteOptions extends AtomicWriteOptions {
   /** How f32 tensors are stored (default `"F32"`). */
   floatDtype?: "F32" | "F16" | "BF16";
@@ -52,7 +53,8 @@ function storedDtype(t: HostTensor, floatDtype: "F32" | "F16" | "BF16"): Safeten
   }
 }
 
-function plan(name: string, tensors: TensorsInput, options: SafetensorsWriteOptions): Plan {
+/** Lays out the file: header bytes, items in data order, total size (shared with the file writer). */
+export function plan(name: string, tensors: TensorsInput, options: SafetensorsWriteOptions): Plan {
   const floatDtype = options.floatDtype ?? "F32";
   if (!["F32", "F16", "BF16"].includes(floatDtype)) {
     throw new SafetensorsError(`${name}: floatDtype must be F32, F16 or BF16, not ${floatDtype}`);
@@ -102,7 +104,8 @@ function plan(name: string, tensors: TensorsInput, options: SafetensorsWriteOpti
 }
 
 /** The little-endian bytes of one planned tensor. */
-function tensorBytes(it: Planned): Uint8Array {
+/** One tensor's bytes in its stored dtype. */
+export function tensorBytes(it: Planned): Uint8Array {
   const data = it.tensor.data;
   if (it.dtype === "F16") return asBytes(encodeHalf(data as Float32Array));
   if (it.dtype === "BF16") return asBytes(encodeBfloat16(data as Float32Array));
@@ -127,21 +130,4 @@ export function encodeSafetensors(
     at += it.bytes;
   }
   return out;
-}
-
-/**
- * Writes `tensors` to `path` atomically (temporary file in the same directory, fsync, rename):
- * a crash or a full disk leaves the previous file at `path` untouched. Tensors are converted one
- * at a time, so f16 / bf16 output needs no second copy of the whole model.
- */
-export async function writeSafetensors(
-  path: string,
-  tensors: TensorsInput,
-  options: SafetensorsWriteOptions = {},
-): Promise<void> {
-  const p = plan(path, tensors, options);
-  await writeAtomic(path, async (write) => {
-    await write(p.head);
-    for (const it of p.items) await write(tensorBytes(it));
-  }, options);
 }

@@ -23,7 +23,7 @@ import { expectedParameters, expectedStateDict } from "./hf_params.ts";
 import type { HostTensor, TensorMap } from "./host_tensor.ts";
 import { type ModelConfig, validateModelConfig } from "./model_config.ts";
 import { SafetensorsFile } from "./safetensors_read.ts";
-import { writeSafetensors } from "./safetensors_write.ts";
+import { writeSafetensors } from "./safetensors_save.ts";
 
 /** Everything needed to resume training. Tensor maps use HF keys (see `hf_params.ts`). */
 export interface TrainingState {

@@ -1,6 +1,6 @@
 /**
- * The DiT backbone of the reference (spec sections 1 and 2), read top to bottom:
- * embedding → (σ embedder → cvec) → N blocks [LN1+adaLN → qkv → rotary → masked attention →
+ * The DiT backbone of the reference (docs/design.md, "The model and its masks"), read top to
+ * bottom: embedding → (σ embedder → cvec) → N blocks [LN1+adaLN → qkv → rotary → masked attention →
  * out-proj → gated residual → LN2+adaLN → MLP(GELU-tanh) → gated residual] → final LN+adaLN →
  * untied output layer. Shapes in comments: B batch, S sequence, d hidden, V vocabulary.
  * @module
@@ -35,7 +35,7 @@ import {
   timestepEmbedding,
 } from "@blockdiff/kernels";
 
-/** Which attention pattern a forward pass uses (spec 2.1–2.4). */
+/** Which attention pattern a forward pass uses (docs/design.md, "Masks"). */
 export type ForwardMode =
   /** BD3-LM training/likelihood: ids are `[x_t ; x0]` (S = 2L); returns logits of the x_t half. */
   | { kind: "bdTrain"; blockStarts?: readonly number[] }
@@ -43,7 +43,7 @@ export type ForwardMode =
   | { kind: "full" }
   /** AR: causal over S. */
   | { kind: "causal" }
-  /** Block-causal over the sampling window (no KV cache, spec 2.2). */
+  /** Block-causal over the sampling window (no KV cache). */
   | { kind: "blockCausal"; blockSize: number; blockStarts?: readonly number[] };
 
 /** Inputs of a forward pass. */
@@ -137,7 +137,10 @@ export class Dit implements Disposable {
     }
   }
 
-  /** cvec = SiLU(MLP(timestep features of σ)) `[B, c]` (spec 1.3), or null without adaLN. */
+  /**
+   * cvec = SiLU(MLP(timestep features of σ)) `[B, c]` (docs/design.md, "adaLN conditioning"), or
+   * null without adaLN.
+   */
   conditioning(g: Graph, batch: number, sigma?: Tensor | null): Var | null {
     if (!this.config.adaln) return null;
     const p = this.params;
@@ -280,7 +283,7 @@ export class Dit implements Disposable {
       // Attention branch.
       const a = norm(g, h, p.get(pre + "norm1.weight"), mod ? { mod, shift: 0, scale: 1 } : null);
       const qkv = rope(g, linear(g, a, p.get(pre + "attn_qkv.weight"), null), this.#rotary, {
-        posPeriod: half, // x_t token i and x0 token i share position i (spec 2.1)
+        posPeriod: half, // x_t token i and x0 token i share position i (docs/design.md, "Rotary")
       }); // [B, S, 3d]
       caches?.[i].writeQkv(qkv.value);
       const o = attend(g, qkv, c.heads, mask); // [B, S, d]
@@ -333,8 +336,8 @@ export class Dit implements Disposable {
   }
 
   /**
-   * One KV cache per layer for cached sampling (spec 2.3), with capacity `window` positions
-   * (the reference uses the model length, 1024).
+   * One KV cache per layer for cached sampling (docs/design.md, "KV cache and sliding window"),
+   * with capacity `window` positions (the reference uses the model length, 1024).
    */
   createCaches(batch: number, window = this.config.length): KvCache[] {
     return Array.from({ length: this.config.blocks }, () =>

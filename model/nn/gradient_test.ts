@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { gpuTest, relativeError } from "@blockdiff/core/testing";
 import { Tensor } from "@blockdiff/core";
-import { loadHfCheckpoint, readSafetensors } from "../io/mod.ts";
+import { loadHfCheckpoint, readSafetensors } from "../deno.ts";
 import { zeroGrads } from "@blockdiff/core";
 import { ParamSet } from "./params.ts";
 import { Dit } from "./dit.ts";

@@ -357,7 +357,7 @@ export type TokenLossKind =
   /** −log p(target) under the log-softmax of the logits, the mask column excluded (the `subs`
    * parameterization and the AR loss); rows whose target is negative contribute 0. */
   | { kind: "subs"; targets: Tensor; maskId: number }
-  /** SEDD's score entropy (spec 3.8). */
+  /** SEDD's score entropy (docs/design.md, "Losses"). */
   | { kind: "sedd"; inputs: SeddInputs };
 
 /**

@@ -1,7 +1,7 @@
 /**
- * The DiT's parameters: creation with the reference's initialisation (spec 1.10), and
- * conversion from / to host tensors in the Hugging Face key layout (spec 7.2), so checkpoints
- * load by name and shape.
+ * The DiT's parameters: creation with the reference's initialisation (docs/design.md,
+ * "Initialisation"), and conversion from / to host tensors in the Hugging Face key layout
+ * (docs/design.md, "Checkpoint layout"), so checkpoints load by name and shape.
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
@@ -13,7 +13,7 @@ import type { HostTensor, TensorMap } from "../io/host_tensor.ts";
 import { ShapeError } from "@blockdiff/core";
 import { philoxUniformRef } from "@blockdiff/kernels";
 
-/** How a parameter is initialised (spec 1.10). */
+/** How a parameter is initialised (docs/design.md, "Initialisation"). */
 export function initKind(key: string): "embedding" | "zero" | "one" | "linear" {
   if (key.endsWith("vocab_embed.embedding")) return "embedding";
   if (key.includes("adaLN_modulation") || key.includes("output_layer.linear")) return "zero";
@@ -77,7 +77,7 @@ export class ParamSet implements Disposable {
     return this.list.reduce((s, p) => s + p.value.size, 0);
   }
 
-  /** Freshly initialised parameters (spec 1.10), reproducible from `seed`. */
+  /** Freshly initialised parameters, reproducible from `seed`. */
   static init(gpu: Gpu, config: ModelConfig, seed = 0): ParamSet {
     const specs = expectedParameters(config);
     const all = new Map(specs.map((s) => [s.key, s]));

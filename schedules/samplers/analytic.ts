@@ -1,5 +1,5 @@
 /**
- * SEDD's analytic sampler for the absorbing process (spec 4.8): a τ-grid from 1 to ε, the
+ * SEDD's analytic sampler for the absorbing process: a τ-grid from 1 to ε, the
  * staggered score, the transition weights of a masked token, and a final denoising step.
  * Visible tokens never change, so only masked positions are computed.
  * @module
@@ -12,7 +12,7 @@ import { prefixes } from "./prompt.ts";
 import { SamplerRng } from "./rng.ts";
 import { finishRows, type SamplerCommon, type SampleResult } from "./semi_ar.ts";
 
-/** The log-linear schedule's σ(t), clipped at σ_max = −ln(1e-3) (spec 3.3). */
+/** The log-linear schedule's σ(t), clipped at σ_max = −ln(1e-3), so σ stays finite near t = 1. */
 function sigmaOf(t: number): number {
   return Math.min(-Math.log1p(-t), -Math.log(1e-3));
 }
@@ -28,9 +28,9 @@ export interface AnalyticOptions extends SamplerCommon {
 }
 
 /**
- * Weights π `[V]` of one masked position into `out`: scores from raw outputs (spec 3.8:
- * raw − log expm1(σ) − ln(V − 1), the mask entry 0), nucleus-normalised when topP < 1, then
- * π_v = (e^Δ − 1)·s_v and π_m = e^Δ·s_m + (1 − e^Δ)·Σs (or 0 in the final step). Negative
+ * Weights π `[V]` of one masked position into `out`: scores from raw outputs (as in SEDD's score
+ * entropy: raw − log expm1(σ) − ln(V − 1), the mask entry 0), nucleus-normalised when topP < 1,
+ * then π_v = (e^Δ − 1)·s_v and π_m = e^Δ·s_m + (1 − e^Δ)·Σs (or 0 in the final step). Negative
  * π_m (possible when Σs is large) is clamped to 0, as the reference's argmax race ignores it.
  */
 export function analyticWeights(
@@ -112,9 +112,11 @@ export async function analyticSample(
   await update(eps, 0, true);
   const rows = Array.from({ length: B }, (_, r) => Array.from(x.subarray(r * L, (r + 1) * L)));
   const stops: (StopDecision | null)[] = rows.map((row) =>
-    row.length > (opts.minStopLength ?? 0) ? checkStop(opts.stopRules ?? [], row, P) : null
+    row.length > (opts.minStopLength ?? 0)
+      ? checkStop(opts.stopRules ?? [], row, P, opts.minStopLength ?? 0)
+      : null
   );
-  // The reference rejects a SEDD sample whenever a rule fires (spec 10.12); the default here
+  // The reference rejects a SEDD sample whenever a rule fires; the default here
   // follows the caller's mode like every other sampler.
   return {
     ...finishRows(rows, stops, opts.onStop ?? "truncate"),

@@ -1,5 +1,5 @@
 /**
- * Autoregressive sampling (spec 4.7): BOS, the prompt, then one token per network call drawn
+ * Autoregressive sampling: BOS, the prompt, then one token per network call drawn
  * from the temperature/nucleus-processed next-token distribution. The reference's Gumbel-max
  * draw is replaced by an inverse-CDF draw of the same distribution.
  * @module
@@ -44,7 +44,7 @@ export async function arSample(model: NextTokenModel, opts: SamplerCommon): Prom
     for (let r = 0; r < B; r++) {
       seq[r].push(next[r]);
       if (!stops[r] && seq[r].length > (opts.minStopLength ?? 0)) {
-        stops[r] = checkStop(rules, seq[r], P);
+        stops[r] = checkStop(rules, seq[r], P, opts.minStopLength ?? 0);
       }
     }
     await opts.onStep?.({

@@ -1,7 +1,7 @@
 /**
  * Categorical draws by inverse CDF from one uniform (no Gumbel or exponential noise), so a
  * draw costs one uniform and is exactly reproducible from the stream. The reference's
- * exponential race (spec 4.2) and Gumbel-max (4.7) give the same distribution.
+ * exponential race and Gumbel-max give the same distribution.
  * @module
  */
 

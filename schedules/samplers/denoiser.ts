@@ -23,8 +23,8 @@ export interface CandidateDraws {
 }
 
 /**
- * A block denoiser (BD3-LM semi-AR sampling, spec 2.2–2.3): it holds the committed context
- * (in a KV cache, or as ids it re-reads) and predicts the current block.
+ * A block denoiser (BD3-LM semi-AR sampling; docs/design.md, "Denoisers"): it holds the committed
+ * context (in a KV cache, or as ids it re-reads) and predicts the current block.
  */
 export interface BlockDenoiser {
   /** Rows B sampled together. */
@@ -64,7 +64,7 @@ export interface BlockDenoiser {
   redraw?(uniforms: Float32Array, probs: ProbabilityOptions): Promise<CandidateDraws>;
 }
 
-/** An autoregressive model fed token by token (spec 4.7). */
+/** An autoregressive model fed token by token. */
 export interface NextTokenModel {
   readonly batch: number;
   readonly vocab: number;
@@ -81,7 +81,7 @@ export interface NextTokenModel {
   ): Promise<CandidateDraws>;
 }
 
-/** A full-sequence score network for SEDD's analytic sampler (spec 4.8). */
+/** A full-sequence score network for SEDD's analytic sampler. */
 export interface ScoreModel {
   readonly batch: number;
   /** Sequence length L. */

@@ -1,7 +1,7 @@
 /**
  * Inner (per-block) samplers: how a block of masked tokens is revealed from the network's
- * prediction p_θ (spec 4.5). Each works on host arrays and changes only masked positions, so
- * visible tokens are carried over by construction.
+ * prediction p_θ (docs/design.md, "Inner samplers"). Each works on host arrays and changes only
+ * masked positions, so visible tokens are carried over by construction.
  * @module
  */
 import { argmax, drawCategorical } from "./categorical.ts";
@@ -61,11 +61,11 @@ export function countMasked(block: ArrayLike<number>, maskId: number): number {
 }
 
 /**
- * The ancestral (DDPM) update with the corrected grid (spec 4.5, 10.1): T steps per block at
- * t_i = 1 − i/T, s = max(t_i − 1/T, 0). A masked token stays masked with probability r = s/t
- * and is otherwise drawn from p_θ; at s = 0 everything left is revealed, so no mask survives
- * and no weight is ever infinite. Deciding "stay" first and then drawing from p_θ is the
- * reference's single draw from W = ((1 − r)·p_θ, W_m = r) split in two.
+ * The ancestral (DDPM) update with the corrected grid (the last step reveals every remaining mask):
+ * T steps per block at t_i = 1 − i/T, s = max(t_i − 1/T, 0). A masked token stays masked with
+ * probability r = s/t and is otherwise drawn from p_θ; at s = 0 everything left is revealed, so no
+ * mask survives and no weight is ever infinite. Deciding "stay" first and then drawing from p_θ is
+ * the reference's single draw from W = ((1 − r)·p_θ, W_m = r) split in two.
  */
 export function ancestral(steps: number): InnerSampler {
   if (!Number.isInteger(steps) || steps < 1) {
@@ -96,9 +96,10 @@ export function ancestral(steps: number): InnerSampler {
 }
 
 /**
- * First-hitting (spec 4.5): per row, one masked position chosen uniformly is revealed from
+ * First-hitting: per row, one masked position chosen uniformly is revealed from
  * p_θ per call, so a block costs exactly as many calls as it has masks. Batched per row
- * (pitfall 25): each row picks its own position.
+ * (rows have different masked positions, so no choice can be shared): each row picks its own
+ * position.
  */
 export function firstHitting(): InnerSampler {
   return {

@@ -1,6 +1,7 @@
 /**
- * From network logits to the distribution a sampler draws from (spec 3.6, 4.3): the mask class
- * removed, temperature, softmax in float64, and the reference's nucleus rule.
+ * From network logits to the distribution a sampler draws from (docs/design.md, "Probabilities and
+ * nucleus"): the mask class removed, temperature, softmax in float64, and the reference's nucleus
+ * rule.
  * @module
  */
 import { argmax } from "./categorical.ts";
@@ -52,7 +53,7 @@ export function softmaxRow(
 }
 
 /**
- * The reference's nucleus filter on one normalised row, in place (spec 4.3): sort descending,
+ * The reference's nucleus filter on one normalised row, in place: sort descending,
  * keep the entries whose cumulative sum is ≤ p (the token that crosses p is dropped), always
  * keep the top-1, renormalise. Ties at the cut keep the lowest ids. p ≥ 1 is the identity.
  */

@@ -1,7 +1,7 @@
 /**
- * The semi-autoregressive block sampler (spec 4.4, the paper's Algorithm 2), composed from an
- * inner sampler, a block-size policy and stop rules, against a {@link BlockDenoiser}. MDLM is
- * the same loop with one block of the whole length (spec 4.6).
+ * The semi-autoregressive block sampler (the paper's Algorithm 2; docs/design.md, "Semi-AR loop"),
+ * composed from an inner sampler, a block-size policy and stop rules, against a {@link
+ * BlockDenoiser}. MDLM is the same loop with one block of the whole length.
  * @module
  */
 import type { BlockDenoiser, CandidateDraws } from "./denoiser.ts";
@@ -261,7 +261,7 @@ export async function semiArSample(
     blockSizes.push(size);
     for (let r = 0; r < B; r++) {
       if (stops[r] || seq[r].length <= (opts.minStopLength ?? 0)) continue;
-      stops[r] = checkStop(rules, seq[r], P);
+      stops[r] = checkStop(rules, seq[r], P, opts.minStopLength ?? 0);
     }
     await opts.onStep?.({ kind: "block", blockStart: pos, size, step, nfe, block, masked: 0 });
     pos += size;
@@ -284,7 +284,7 @@ export async function semiArSample(
 }
 
 /**
- * MDLM sampling (spec 4.6): the whole length is one block, denoised by a full-sequence
+ * MDLM sampling: the whole length is one block, denoised by a full-sequence
  * model (a {@link BlockDenoiser} whose context stays empty).
  */
 export function mdlmSample(

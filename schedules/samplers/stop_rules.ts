@@ -1,6 +1,6 @@
 /**
- * Stop rules (spec 4.10), checked on each row after every block (or token, for AR). A rule
- * looks only at generated tokens, so a BOS that equals EOS (GPT-2) or an EOS inside the
+ * Stop rules (docs/design.md, "Stop rules"), checked on each row after every block (or token, for
+ * AR). A rule looks only at generated tokens, so a BOS that equals EOS (GPT-2) or an EOS inside the
  * prompt never stops the sampler.
  * @module
  */
@@ -68,16 +68,23 @@ export function entropyStop(opts: EntropyStopOptions = {}): StopRule {
   };
 }
 
-/** Checks every rule; when several fire, the shortest cut wins. */
+/**
+ * Checks every rule; when several fire, the shortest cut wins. `minLength` (a row's minimum
+ * length, `--min-stop-length`) hides the first tokens from the rules: an EOS before it does not
+ * stop the row, and no cut falls below it.
+ */
 export function checkStop(
   rules: readonly StopRule[],
   row: ArrayLike<number>,
   from: number,
+  minLength = 0,
 ): StopDecision | null {
   let best: StopDecision | null = null;
   for (const rule of rules) {
-    const d = rule.check(row, from);
-    if (d && (!best || d.cut < best.cut)) best = d;
+    const d = rule.check(row, Math.max(from, minLength));
+    if (!d) continue;
+    const cut = Math.max(d.cut, minLength);
+    if (!best || cut < best.cut) best = { ...d, cut };
   }
   return best;
 }

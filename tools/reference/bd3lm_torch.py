@@ -1,6 +1,7 @@
 """An independent float64 PyTorch implementation of the BD3-LM DiT backbone, written from
-../shared/design/bd3lm-reference.md (sections 1-3), used to make parity fixtures for blockdiff
-and to show that checkpoints exported by blockdiff load and run in PyTorch.
+the paper's and the reference's equations (docs/design.md, "The model and its masks"), used
+to make parity fixtures for blockdiff and to show that checkpoints exported by blockdiff load
+and run in PyTorch.
 
 It reads and writes the Hugging Face layout (config.json + model.safetensors) with a small
 pure-Python safetensors codec, so it needs only torch and numpy (Debian: python3-torch).
@@ -57,7 +58,8 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
-# ---------------------------------------------------------------- the backbone (spec 1.2-1.9)
+# ---------------------------------------------------------------- the backbone (docs/design.md,
+# "Backbone")
 def layer_norm(x, w):
     mu = x.mean(-1, keepdim=True)
     var = ((x - mu) ** 2).mean(-1, keepdim=True)
@@ -191,8 +193,9 @@ class Dit:
 
     def cached_block_logits(self, prefix_ids, block_ids):
         """Logits of `block_ids` given committed `prefix_ids`, the way the reference's KV-cache
-        path computes them (spec 2.3): raw qkv of the whole window, rotary with positions
-        0…P−1, no mask, keep the block's rows. Equal to the block-causal window pass."""
+        path computes them (docs/design.md, "KV cache and sliding window"): raw qkv of the
+        whole window, rotary with positions 0…P−1, no mask, keep the block's rows. Equal to the
+        block-causal window pass."""
         ids = torch.cat([prefix_ids, block_ids], dim=1)
         B, P = ids.shape
         b = block_ids.shape[1]
@@ -214,7 +217,7 @@ class Dit:
 
 
 def subs_loss(logits, xt, x0, t, mask_id, eval_mode=False):
-    """BD3-LM / MDLM NELBO per token (spec 3.6-3.7) and the reduced loss."""
+    """BD3-LM / MDLM NELBO per token (docs/design.md, "Losses") and the reduced loss."""
     lg = logits.clone()
     lg[..., mask_id] = float("-inf")
     logp = torch.log_softmax(lg, dim=-1)
@@ -236,7 +239,7 @@ def ar_loss(logits, x0, mask_id):
 
 
 def sedd_loss(logits, xt, x0, sigma_tok, t_tok, mask_id):
-    """SEDD absorbing-state score entropy (spec 3.8), mean over all tokens."""
+    """SEDD absorbing-state score entropy, mean over all tokens."""
     V = logits.shape[-1]
     em1 = torch.expm1(sigma_tok)
     log_score = logits - torch.log(em1)[..., None] - math.log(V - 1)

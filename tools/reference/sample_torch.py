@@ -115,8 +115,8 @@ def default_matmul(device, dtype):
 
 
 class Model:
-    """The BD3-LM DiT (spec 1.2-1.9) in `dtype` on `device`, with a window pass (optional
-    additive attention bias) and a KV-cached block pass.
+    """The BD3-LM DiT (docs/design.md, "Backbone") in `dtype` on `device`, with a window
+    pass (optional additive attention bias) and a KV-cached block pass.
 
     matmul: "torch" (F.linear / torch.matmul, i.e. torch's BLAS on the CPU) or "mkldnn" (every
     linear layer through torch._C._nn.mkldnn_linear with the weights kept as oneDNN tensors, as

@@ -4,7 +4,7 @@
  * model/io's file-system-free decoder.
  * @module
  */
-import { decodeSafetensors } from "../../model/io/safetensors_decode.ts";
+import { decodeSafetensors } from "@blockdiff/model/safetensors";
 import type { TensorMap } from "@blockdiff/model";
 
 const CACHE = "blockdiff-weights-v1";

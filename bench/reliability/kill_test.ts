@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { IoError, loadLatestCheckpoint, saveTrainingCheckpoint, type Sink } from "@blockdiff/model";
-import { fixtureState, TINY } from "../../model/io/testdata/checkpoint_fixture.ts";
+import { IoError } from "@blockdiff/model";
+import { loadLatestCheckpoint, saveTrainingCheckpoint, type Sink } from "@blockdiff/model/deno";
+import { fixtureState, TINY } from "@blockdiff/model/testing";
 import { freshSeed } from "@blockdiff/core/testing";
 import { runKillScenario, TRAIN_ARGS } from "./kill.ts";
 
@@ -74,7 +75,7 @@ Deno.test("bd3 train with an unusable --out: one line, non-zero exit", async () 
   const file = await Deno.makeTempFile();
   try {
     const out = join(file, "run");
-    const main = fileURLToPath(new URL("../main.ts", import.meta.url));
+    const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", main, "train", ...TRAIN_ARGS, "--out", out],
       env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0" },

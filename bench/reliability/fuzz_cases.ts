@@ -8,20 +8,18 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "fflate";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { BlockdiffError } from "@blockdiff/core";
+import { encodeSafetensors, expectedParameters, f32Tensor, type TensorMap } from "@blockdiff/model";
 import {
   decodeSafetensors,
-  encodeSafetensors,
-  expectedParameters,
-  f32Tensor,
   loadLatestCheckpoint,
   loadModelDir,
   readSafetensors,
   saveModelDir,
   saveTrainingCheckpoint,
-  type TensorMap,
-} from "@blockdiff/model";
-import { bytesToUnicode, loadHfTokenizer, readDocuments } from "@blockdiff/data";
-import { fixtureState, TINY } from "../../model/io/testdata/checkpoint_fixture.ts";
+} from "@blockdiff/model/deno";
+import { bytesToUnicode, loadHfTokenizer } from "@blockdiff/data";
+import { readDocuments } from "@blockdiff/data/deno";
+import { fixtureState, TINY } from "@blockdiff/model/testing";
 import { Rng } from "@blockdiff/core/testing";
 
 /** The file kinds under test. */

@@ -6,11 +6,11 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { latestCheckpointPath, loadLatestCheckpoint } from "@blockdiff/model";
-import { TEMP_MARK } from "../../model/io/_atomic.ts";
+import { latestCheckpointPath, loadLatestCheckpoint } from "@blockdiff/model/deno";
+import { TEMP_MARK } from "@blockdiff/model/deno";
 import { Rng } from "@blockdiff/core/testing";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
 
 /** The tiny run: about 2 s of training after a few seconds of start-up. */
 export const TRAIN_ARGS = [
@@ -114,7 +114,10 @@ class TrainProcess {
         rest = rest.slice(nl + 1);
         try {
           const m = JSON.parse(line);
-          if (typeof m.step === "number") this.metrics.push({ step: m.step, loss: m.loss });
+          // Training rows only: validation rows ({step, valLoss}) share the step numbers.
+          if (typeof m.step === "number" && typeof m.loss === "number") {
+            this.metrics.push({ step: m.step, loss: m.loss });
+          }
         } catch {
           // not a metrics line
         }
@@ -149,6 +152,10 @@ class TrainProcess {
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
 async function hasTemp(dir: string): Promise<boolean> {
   try {
     for await (const e of Deno.readDir(dir)) if (e.name.includes(TEMP_MARK)) return true;
@@ -171,6 +178,7 @@ async function readMetrics(out: string, problems: string[]): Promise<Map<number,
       problems.push(`${out}/metrics.jsonl: unparsable line ${JSON.stringify(line.slice(0, 80))}`);
       continue;
     }
+    if (typeof m.loss !== "number") continue; // a validation row
     if (byStep.has(m.step)) problems.push(`${out}/metrics.jsonl: step ${m.step} twice`);
     byStep.set(m.step, m.loss);
   }
@@ -232,8 +240,9 @@ export async function runKillScenario(
         const path = await latestCheckpointPath(ckpt).catch(() => ckpt);
         problems.push(`kill ${k + 1}: latest checkpoint ${path} does not load: ${e}`);
       }
-      // Killed before the first checkpoint: nothing to resume, the run starts over.
-      p = new TrainProcess(out, resumedFrom > 0);
+      // Once the run has its record (run.json) it is resumed, from step 0 when killed before
+      // the first checkpoint; killed even earlier, it starts over.
+      p = new TrainProcess(out, await exists(join(out, "run.json")));
       const printed = await p.waitForLines(1);
       const firstAfter = p.metrics[0]?.step ?? -1;
       const continues = printed && firstAfter === resumedFrom + 1;

@@ -1,0 +1,25 @@
+/**
+ * @module
+ * The file-backed half of the data pipeline, for Deno: the embedded Brown corpus, local
+ * .txt/.jsonl(.gz)/.parquet sources, the on-disk token cache and `loadChunks`, which ties them
+ * to a tokenizer. The tokenizers, detokenizers and batching in `@blockdiff/data` need no file
+ * system and also run in a browser.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadChunks } from "@blockdiff/data/deno";
+ * import { ByteTokenizer } from "@blockdiff/data";
+ * const chunks = await loadChunks({ kind: "brown" }, {
+ *   tokenizer: new ByteTokenizer(),
+ *   length: 128,
+ *   split: "train",
+ * });
+ * console.log(chunks.count);
+ * ```
+ */
+export * from "./brown.ts";
+export * from "./stream.ts";
+export * from "./parquet.ts";
+export * from "./sources.ts";
+export * from "./token_cache.ts";
+export * from "./pipeline.ts";

@@ -1,0 +1,20 @@
+/**
+ * @module
+ * The file-backed half of model I/O, for Deno (and other runtimes with a file system): lazy
+ * safetensors reading, the Hugging Face layout on disk, crash-safe training checkpoints, atomic
+ * writes and model-directory resolution. The portable half (`@blockdiff/model`) decodes and
+ * validates bytes a caller already holds, so it also runs in a browser.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadHfCheckpoint } from "@blockdiff/model/deno";
+ * const ck = await loadHfCheckpoint("models/bundled");
+ * console.log(ck.config.blockSize, ck.tensors.size);
+ * ```
+ */
+export * from "./io/safetensors_read.ts";
+export * from "./io/safetensors_save.ts";
+export * from "./io/hf_checkpoint.ts";
+export * from "./io/training_checkpoint.ts";
+export { type AtomicWriteOptions, type Sink, TEMP_MARK, writeFileAtomic } from "./io/_atomic.ts";
+export * from "./io/model_dir.ts";
