@@ -1,8 +1,10 @@
 /**
  * The DiT backbone of the reference (docs/design.md, "The model and its masks"), read top to
- * bottom: embedding → (σ embedder → cvec) → N blocks [LN1+adaLN → qkv → rotary → masked attention →
- * out-proj → gated residual → LN2+adaLN → MLP(GELU-tanh) → gated residual] → final LN+adaLN →
- * untied output layer. Shapes in comments: B batch, S sequence, d hidden, V vocabulary.
+ * bottom: embedding → (σ embedder → cvec) → N blocks [LN1+adaLN → qkv → rotary → attention
+ * (masked, or against a KV cache) → out-proj → gated residual → LN2+adaLN → MLP(GELU-tanh) →
+ * gated residual] → final LN+adaLN → untied output layer. The block is `ditBlock`
+ * (dit_block.ts), shared by the uncached, prefill and KV-cached passes. Shapes in comments:
+ * B batch, S sequence, d hidden, V vocabulary.
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
@@ -13,18 +15,15 @@ import { ShapeError } from "@blockdiff/core";
 import type { ParamSet } from "./params.ts";
 import {
   act,
-  addGated,
   attend,
-  drop,
   embed,
   leadingRows,
   linear,
-  linearGelu,
   norm,
-  rope,
   setHalfWeight,
   trailingRows,
 } from "./ops.ts";
+import { type BlockAttention, type BlockDropout, ditBlock } from "./dit_block.ts";
 import {
   attention,
   type AttentionMask,
@@ -267,47 +266,35 @@ export class Dit implements Disposable {
     }
     const mask = this.#mask(mode, half);
     const cvec = this.conditioning(g, batch, input.sigma);
-    const seed = input.dropoutSeed ?? 0;
-    const offset = (input.dropoutOffset ?? 0) * (2 * c.blocks + 1);
-    let h = embed(g, input.ids, input.idsHost ?? null, p.get("backbone.vocab_embed.embedding")); // [B, S, d]
-    for (let i = 0; i < c.blocks; i++) {
-      const pre = `backbone.blocks.${i}.`;
-      const mod = cvec
-        ? linear(
-          g,
-          cvec,
-          p.get(pre + "adaLN_modulation.weight"),
-          p.get(pre + "adaLN_modulation.bias"),
-        ) // [B, 6d]
-        : null;
-      // Attention branch.
-      const a = norm(g, h, p.get(pre + "norm1.weight"), mod ? { mod, shift: 0, scale: 1 } : null);
-      const qkv = rope(g, linear(g, a, p.get(pre + "attn_qkv.weight"), null), this.#rotary, {
-        posPeriod: half, // x_t token i and x0 token i share position i (docs/design.md, "Rotary")
-      }); // [B, S, 3d]
-      caches?.[i].writeQkv(qkv.value);
-      const o = attend(g, qkv, c.heads, mask); // [B, S, d]
-      const r = drop(
-        g,
-        linear(g, o, p.get(pre + "attn_out.weight"), null),
-        c.dropout,
-        seed,
-        offset + 2 * i,
-      );
-      h = addGated(g, h, r, mod ? { mod, chunk: 2 } : null);
-      // MLP branch.
-      const u = norm(g, h, p.get(pre + "norm2.weight"), mod ? { mod, shift: 3, scale: 4 } : null);
-      const m1 = linearGelu(g, u, p.get(pre + "mlp.0.weight"), p.get(pre + "mlp.0.bias")); // [B, S, 4d]
-      const m2 = drop(
-        g,
-        linear(g, m1, p.get(pre + "mlp.2.weight"), p.get(pre + "mlp.2.bias")),
-        c.dropout,
-        seed,
-        offset + 2 * i + 1,
-      );
-      h = addGated(g, h, m2, mod ? { mod, chunk: 5 } : null);
+    const dropout = {
+      p: c.dropout,
+      seed: input.dropoutSeed ?? 0,
+      offset: (input.dropoutOffset ?? 0) * (2 * c.blocks + 1),
+    };
+    const h = embed(g, input.ids, input.idsHost ?? null, p.get("backbone.vocab_embed.embedding")); // [B, S, d]
+    const masked: BlockAttention = {
+      // x_t token i and x0 token i share position i (docs/design.md, "Rotary").
+      positions: { posPeriod: half },
+      attend: (layer, qkv) => {
+        caches?.[layer].writeQkv(qkv.value);
+        return attend(g, qkv, c.heads, mask);
+      },
+    };
+    return { h: this.#blocks(g, h, cvec, masked, dropout), cvec, half };
+  }
+
+  /** The N transformer blocks over hidden states `[B, S, d]`, all with one attention source. */
+  #blocks(
+    g: Graph,
+    h: Var,
+    cvec: Var | null,
+    attention: BlockAttention,
+    dropout: BlockDropout | null,
+  ): Var {
+    for (let i = 0; i < this.config.blocks; i++) {
+      h = ditBlock(g, this.params, i, h, cvec, this.#rotary, attention, dropout);
     }
-    return { h, cvec, half };
+    return h;
   }
 
   /** Final LayerNorm with adaLN and the untied output layer: logits `[B, S, V]`. */
@@ -379,35 +366,20 @@ export class Dit implements Disposable {
       );
     }
     const cvec = this.conditioning(g, batch, opts.sigma);
-    let h = embed(g, ids, null, p.get("backbone.vocab_embed.embedding"));
-    for (let i = 0; i < c.blocks; i++) {
-      const pre = `backbone.blocks.${i}.`;
-      const mod = cvec
-        ? linear(
-          g,
-          cvec,
-          p.get(pre + "adaLN_modulation.weight"),
-          p.get(pre + "adaLN_modulation.bias"),
-        )
-        : null;
-      const a = norm(g, h, p.get(pre + "norm1.weight"), mod ? { mod, shift: 0, scale: 1 } : null);
-      const qkv = rope(g, linear(g, a, p.get(pre + "attn_qkv.weight"), null), this.#rotary, {
-        posOffset: start,
-        posPeriod: Infinity,
-      });
-      const cache = caches[i];
-      cache.writeQkv(qkv.value);
-      const o = g.wrap(
-        attention(cache.attentionArgs(qkvOperands(qkv.value, c.heads).q)).out,
-        false,
-      );
-      const r = linear(g, o, p.get(pre + "attn_out.weight"), null);
-      h = addGated(g, h, r, mod ? { mod, chunk: 2 } : null);
-      const u = norm(g, h, p.get(pre + "norm2.weight"), mod ? { mod, shift: 3, scale: 4 } : null);
-      const m1 = linearGelu(g, u, p.get(pre + "mlp.0.weight"), p.get(pre + "mlp.0.bias"));
-      const m2 = linear(g, m1, p.get(pre + "mlp.2.weight"), p.get(pre + "mlp.2.bias"));
-      h = addGated(g, h, m2, mod ? { mod, chunk: 5 } : null);
-    }
+    const embedded = embed(g, ids, null, p.get("backbone.vocab_embed.embedding"));
+    const cached: BlockAttention = {
+      // The block's rows continue the cached positions.
+      positions: { posOffset: start, posPeriod: Infinity },
+      attend: (layer, qkv) => {
+        const cache = caches[layer];
+        cache.writeQkv(qkv.value);
+        return g.wrap(
+          attention(cache.attentionArgs(qkvOperands(qkv.value, c.heads).q)).out,
+          false,
+        );
+      },
+    };
+    const h = this.#blocks(g, embedded, cvec, cached, null);
     if (opts.commit) { for (const cache of caches) cache.commit(); }
     return this.#head(g, h, cvec);
   }
