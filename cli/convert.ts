@@ -13,6 +13,7 @@ import {
   loadModelDir,
   loadTrainingCheckpoint,
   META_FILE,
+  resolveModelRef,
   saveModelDir,
 } from "@blockdiff/model/deno";
 import { loadTokenizer, TOKENIZER_NAMES } from "@blockdiff/data";
@@ -92,7 +93,7 @@ export async function runConvert(argv: string[]): Promise<number> {
     };
     source = `${ckpt} (${useEma ? "EMA" : "raw"} weights, step ${state.step})`;
   } else {
-    const m = await loadModelDir(from);
+    const m = await loadModelDir(await resolveModelRef(from));
     config = m.config;
     tensors = m.tensors;
     meta = { ...m.meta };

@@ -33,7 +33,10 @@ import { checkLength, SAMPLING_FLAGS, samplingOptions } from "./sample.ts";
 import { Progress } from "./progress.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
-  model: { type: "string", help: "model directory or training run (default: models/bundled)" },
+  model: {
+    type: "string",
+    help: "model directory, training run or Hub id org/name[@revision] (default: models/bundled)",
+  },
   ...DATA_FLAGS,
   split: {
     type: "string",

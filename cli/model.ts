@@ -7,7 +7,7 @@
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Gpu } from "@blockdiff/core";
-import { loadModelDir, type ModelDir } from "@blockdiff/model/deno";
+import { loadModelDir, type ModelDir, resolveModelRef } from "@blockdiff/model/deno";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
 import { Dit, ParamSet } from "@blockdiff/model";
 import { UsageError } from "./args.ts";
@@ -32,7 +32,7 @@ export async function modelArg(value: unknown, command: string): Promise<string>
   if (typeof value === "string" && value) return value;
   if (await isModelDir(BUNDLED_MODEL)) return BUNDLED_MODEL;
   throw new UsageError(
-    `bd3 ${command}: give --model <dir> (a model directory or a 'bd3 train' run directory); ` +
+    `bd3 ${command}: give --model <dir> (a model directory, a 'bd3 train' run directory or a Hub id org/name); ` +
       `there is no bundled model at ${BUNDLED_MODEL}`,
   );
 }
@@ -67,11 +67,12 @@ export async function modelTokenizer(dir: ModelDir): Promise<Tokenizer> {
 }
 
 /**
- * Reads a model directory (or a run's `model/`, which holds the EMA weights) and its
- * tokenizer. Commands validate their flags against the config before acquiring the GPU.
+ * Reads a model directory (or a run's `model/`, which holds the EMA weights, or a Hub id
+ * `org/name[@revision]`) and its tokenizer. Commands validate their flags against the config before acquiring the GPU.
  */
 export async function readModel(path: string): Promise<HostModel> {
-  const dir = await loadModelDir(path);
+  // `org/name[@revision]` that is not a local path comes from the Hugging Face Hub (cached).
+  const dir = await loadModelDir(await resolveModelRef(path));
   const tokenizer = await modelTokenizer(dir);
   if (tokenizer.vocabSize !== dir.config.vocab) {
     throw new UsageError(

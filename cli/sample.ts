@@ -124,7 +124,10 @@ export const SAMPLING_FLAGS: Record<string, FlagSpec> = {
 };
 
 const FLAGS: Record<string, FlagSpec> = {
-  model: { type: "string", help: "model directory or training run (default: models/bundled)" },
+  model: {
+    type: "string",
+    help: "model directory, training run or Hub id org/name[@revision] (default: models/bundled)",
+  },
   prompt: { type: "string", help: "text to continue" },
   "max-new-tokens": {
     type: "number",

@@ -18,3 +18,8 @@ export * from "./io/hf_checkpoint.ts";
 export * from "./io/training_checkpoint.ts";
 export { type AtomicWriteOptions, type Sink, TEMP_MARK, writeFileAtomic } from "./io/_atomic.ts";
 export * from "./io/model_dir.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/model/io";
+export * from "./io/hub/mod.ts";
