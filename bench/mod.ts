@@ -5,7 +5,7 @@
  * tests: nothing here asserts a timing.
  */
 import { acquireGpu } from "@blockdiff/core/deno";
-import { loadOrTuneMatmul } from "@blockdiff/kernels/deno";
+import { loadOrTuneAttention, loadOrTuneMatmul } from "@blockdiff/kernels/deno";
 import type { Gpu } from "@blockdiff/core";
 import { emit, recorded, writeReport } from "./harness.ts";
 import { benchMatmul } from "./kernels/matmul.ts";
@@ -56,8 +56,8 @@ export const SUITES: Record<string, Suite> = {
 };
 
 /**
- * Acquires a GPU, applies its cached matmul tuning (tuning once when there is none; see
- * `loadOrTuneMatmul`), prints the adapter record and runs the named suites (all when empty).
+ * Acquires a GPU, applies its cached matmul and attention tuning (tuning once when there is
+ * none; see `loadOrTuneMatmul`, `loadOrTuneAttention`), prints the adapter record and runs the named suites (all when empty).
  */
 export async function runBenchSuites(
   names: string[],
@@ -65,7 +65,9 @@ export async function runBenchSuites(
 ): Promise<void> {
   using session = await acquireGpu({ adapter: opts.adapter });
   const { gpu } = session;
-  const tuning = await loadOrTuneMatmul(gpu, { log: (line) => console.error(line) });
+  const log = (line: string) => console.error(line);
+  const tuning = await loadOrTuneMatmul(gpu, { log });
+  const attentionTuning = await loadOrTuneAttention(gpu, { log });
   emit({
     bench: "adapter",
     case: gpu.info.name,
@@ -76,6 +78,7 @@ export async function runBenchSuites(
     ),
     cpus: navigator.hardwareConcurrency,
     matmul_tuning: tuning.source,
+    attention_tuning: attentionTuning.source,
   });
   const list = names.length ? names : ["kernels"];
   const started = new Date().toISOString();
@@ -94,3 +97,5 @@ export async function runBenchSuites(
     });
   }
 }
+// The runtime type the harness takes, so this entry's documentation is whole.
+export type * from "@blockdiff/core";

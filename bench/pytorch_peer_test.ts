@@ -10,14 +10,13 @@ import {
   runPytorchPeer,
 } from "./pytorch_peer.ts";
 
-async function torchOrWarn(what: string): Promise<boolean> {
-  const probe = await probePytorch(DEFAULT_PYTHON);
-  if ("skipped" in probe) console.warn(`skipped ${what}: ${probe.skipped}`);
-  return !("skipped" in probe);
-}
+/** Probed once, before the tests are registered: without PyTorch they are reported ignored. */
+const hasTorch = !("skipped" in await probePytorch(DEFAULT_PYTHON));
 
-Deno.test("sample_torch.py --self-check: KV-cached logits equal the recompute (float64)", async () => {
-  if (!(await torchOrWarn("the PyTorch sampler self-check"))) return;
+Deno.test({
+  name: "sample_torch.py --self-check: KV-cached logits equal the recompute (float64)",
+  ignore: !hasTorch,
+}, async () => {
   const script = new URL("../tools/reference/sample_torch.py", import.meta.url).pathname;
   const out = await new Deno.Command(DEFAULT_PYTHON, {
     args: [script, "--self-check", "--threads", "1"],
@@ -39,7 +38,6 @@ Deno.test("sample_torch.py --self-check: KV-cached logits equal the recompute (f
 gpuTest(
   "the PyTorch peer samples micro models: BD3-LM L'=4 with and without cache, AR",
   async (_t, gpu) => {
-    if (!(await torchOrWarn("the PyTorch peer"))) return;
     const batch = 2, generate = 8, prompt = [5, 6, 7, 8, 9, 10, 11, 12, 13];
     const micro = (algo: "bd3lm" | "ar" | "mdlm", blockSize: number) =>
       modelConfig({ size: "micro", algo, vocab: 64, length: 32, blockSize, dropout: 0 });
@@ -93,6 +91,7 @@ gpuTest(
       /^sample_torch\.py failed \(exit 2\): sample_torch\.py: mdlm .*model length 32$/,
     );
   },
+  { ignore: !hasTorch },
 );
 
 Deno.test("the PyTorch peer reports a missing interpreter as skipped", async () => {

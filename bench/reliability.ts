@@ -9,11 +9,10 @@
  * loopback load (`web/load.ts`).
  * @module
  */
-import { freshSeed } from "@blockdiff/core/testing";
 import { type BenchRecord, emit } from "./harness.ts";
 import { runFuzz } from "./reliability/fuzz.ts";
 import { runKillScenario, TRAIN_STEPS } from "./reliability/kill.ts";
-import { acquireGpu } from "@blockdiff/core/deno";
+import { acquireGpu, freshSeed } from "@blockdiff/core/deno";
 import { runServerLoad } from "@blockdiff/web";
 
 /** Options shared by the sections. */

@@ -58,6 +58,7 @@ const COMMANDS = [
   "serve",
   "runs",
   "plot",
+  "reproduce",
 ];
 
 Deno.test({

@@ -1,18 +1,20 @@
 /**
  * The GPU of the commands that run models (`sample`, `eval`, `train`, `serve`, `demo`,
- * `tune-schedule`, `reproduce`): `acquireGpu` plus the adapter's matmul tuning, read from the
- * user's cache or measured once (a few seconds) when there is none. `BLOCKDIFF_TUNE=0` keeps
+ * `tune-schedule`, `reproduce`): `acquireGpu` plus the adapter's matmul and attention tuning,
+ * read from the user's cache or measured once (a few seconds) when there is none. `BLOCKDIFF_TUNE=0` keeps
  * the fixed kernel rules, `BLOCKDIFF_TUNE=force` retunes; `BLOCKDIFF_CACHE_DIR` moves the cache.
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
 import { type Dit, halfWeightsPay } from "@blockdiff/model";
 import { acquireGpu, type GpuSession } from "@blockdiff/core/deno";
-import { loadOrTuneMatmul } from "@blockdiff/kernels/deno";
+import { loadOrTuneAttention, loadOrTuneMatmul } from "@blockdiff/kernels/deno";
 
 /** Gives `gpu` its cached (or freshly measured) kernel tuning; progress goes to stderr. */
 export async function tuneGpu(gpu: Gpu): Promise<void> {
-  await loadOrTuneMatmul(gpu, { log: (line) => console.error(line) });
+  const log = (line: string) => console.error(line);
+  await loadOrTuneMatmul(gpu, { log });
+  await loadOrTuneAttention(gpu, { log });
 }
 
 /** Acquires the GPU (see `acquireGpu`) and applies the adapter's kernel tuning (`tuneGpu`). */

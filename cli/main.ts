@@ -44,6 +44,10 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
     help: "data-driven search of the clipped noise interval (lowest NELBO variance)",
     run: async (a) => (await import("./tune_schedule.ts")).runTuneSchedule(a),
   },
+  reproduce: {
+    help: "rerun a small version of the paper's study and write docs/results.md",
+    run: async (a) => (await import("./reproduce.ts")).runReproduce(a),
+  },
   bench: {
     help: "run benchmarks and print JSON lines (bd3 bench kernels)",
     run: async (a) => (await import("./bench.ts")).runBench(a),

@@ -21,4 +21,5 @@ export * from "./gpu/wait.ts";
 export * from "./gpu/half.ts";
 export * from "./gpu/launch.ts";
 export * from "./tensor.ts";
+export * from "./random.ts";
 export * from "./autograd/graph.ts";

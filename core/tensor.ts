@@ -55,8 +55,11 @@ export function liveTensorCount(): number {
 
 /** A tensor on the GPU. */
 export class Tensor implements Bindable {
+  /** The runtime owning the buffer. */
   readonly gpu: Gpu;
+  /** Dimensions, outermost first. */
   readonly shape: readonly number[];
+  /** Element type. */
   readonly dtype: DType;
   /** Byte offset of element 0 within the buffer. */
   readonly offset: number;
@@ -260,6 +263,7 @@ export class Tensor implements Bindable {
     liveTensors--;
   }
 
+  /** Same as `dispose()`, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -2,6 +2,7 @@
  * Seeded, resumable batching of fixed-length chunks into [B, L] `Int32Array` batches.
  * @module
  */
+import { mulberry32 } from "@blockdiff/core";
 
 /** n chunks of length L stored row-major in one array. */
 export interface ChunkSet {
@@ -27,7 +28,9 @@ export function chunkSetFrom(rows: readonly Int32Array[], length: number): Chunk
 
 /** Where a {@link BatchIterator} stands: the next batch is `index` of epoch `epoch`. */
 export interface BatchState {
+  /** Epoch of the next batch (0-based). */
   epoch: number;
+  /** Index of the next batch within its epoch (0-based). */
   index: number;
 }
 
@@ -47,6 +50,7 @@ export interface BatchOptions {
 
 /** One batch: `ids` is [rows, L] row-major. */
 export interface Batch {
+  /** Token ids of the rows, `[rows, L]` row-major. */
   ids: Int32Array;
   /** [rows, L] mask when the chunk set has one. */
   attentionMask?: Uint8Array;
@@ -54,19 +58,10 @@ export interface Batch {
   rows: number;
   /** Row length L. */
   length: number;
-  /** The epoch and index of this batch. */
+  /** Epoch of this batch (0-based). */
   epoch: number;
+  /** Index of this batch within its epoch (0-based). */
   index: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The row order of an epoch: Fisher–Yates with mulberry32 seeded by (seed, epoch). */
@@ -90,16 +85,22 @@ export function epochPermutation(count: number, seed: number, epoch: number): Ui
  * after any batch and passed back to resume at exactly the next batch.
  */
 export class BatchIterator implements IterableIterator<Batch> {
+  /** The rows batches are drawn from. */
   readonly chunks: ChunkSet;
+  /** Rows per batch B. */
   readonly batchSize: number;
+  /** Seed of the per-epoch shuffles. */
   readonly seed: number;
+  /** Whether rows are shuffled each epoch. */
   readonly shuffle: boolean;
+  /** Whether the last incomplete batch of an epoch is dropped. */
   readonly dropLast: boolean;
   #epoch: number;
   #index: number;
   #perm?: Uint32Array;
   #permEpoch = -1;
 
+  /** Starts at `options.state`, else epoch 0, batch 0; throws RangeError when `batchSize` < 1. */
   constructor(chunks: ChunkSet, options: BatchOptions) {
     if (!(options.batchSize >= 1)) throw new RangeError("batchSize must be ≥ 1");
     this.chunks = chunks;
@@ -181,6 +182,7 @@ export class BatchIterator implements IterableIterator<Batch> {
     while (this.#index < this.batchesPerEpoch && this.#epoch === e) yield this.next().value;
   }
 
+  /** Returns this iterator (it is its own iterable, and never ends). */
   [Symbol.iterator](): IterableIterator<Batch> {
     return this;
   }

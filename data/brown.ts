@@ -9,7 +9,9 @@ import { type Split, type SplitFractions, splitOf } from "./splits.ts";
 
 /** A document with an id. */
 export interface Document {
+  /** Stable id (the Brown file name, e.g. `ca01`); also decides the split. */
   id: string;
+  /** The document's plain text. */
   text: string;
 }
 

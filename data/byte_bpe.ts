@@ -45,6 +45,7 @@ export class ByteLevelBpe {
   #encoder = new TextEncoder();
   #decoder = new TextDecoder();
 
+  /** Builds the merge ranks and byte ↔ character tables from `options`. */
   constructor(options: ByteLevelBpeOptions) {
     this.#vocab = options.vocab;
     for (const [tok, id] of options.vocab) this.#inverse.set(id, tok);

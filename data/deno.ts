@@ -23,3 +23,7 @@ export * from "./parquet.ts";
 export * from "./sources.ts";
 export * from "./token_cache.ts";
 export * from "./pipeline.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/data";

@@ -25,6 +25,7 @@ export class DataError extends BlockdiffError {
   readonly file?: string;
   /** How to fix it. */
   readonly fix?: string;
+  /** Prefixes `message` with `options.file` and appends `Fix: options.fix` when given. */
   constructor(message: string, options: DataErrorOptions = {}) {
     const where = options.file ? `${options.file}: ` : "";
     const fix = options.fix ? ` Fix: ${options.fix}` : "";

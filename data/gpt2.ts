@@ -24,10 +24,10 @@ interface R50k {
 export class Gpt2Tokenizer implements Tokenizer {
   readonly name = "gpt2";
   readonly vocabSize = 50258;
-  readonly maskId = GPT2_MASK;
-  readonly bosId = GPT2_EOT;
-  readonly eosId = GPT2_EOT;
-  readonly padId = GPT2_MASK;
+  readonly maskId: number = GPT2_MASK;
+  readonly bosId: number = GPT2_EOT;
+  readonly eosId: number = GPT2_EOT;
+  readonly padId: number = GPT2_MASK;
   readonly wrapIds = { bos: GPT2_EOT, eos: GPT2_EOT };
   #bpe: R50k;
 

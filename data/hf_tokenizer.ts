@@ -16,8 +16,11 @@ export interface HfTokenizerOptions {
   name?: string;
   /** Token strings to use for BOS/EOS/PAD/MASK instead of the guessed ones. */
   bosToken?: string;
+  /** EOS token string (see `bosToken`). */
   eosToken?: string;
+  /** PAD token string (see `bosToken`). */
   padToken?: string;
+  /** MASK token string (see `bosToken`). */
   maskToken?: string;
   /** Wrap EOS = BOS as in the reference's `encode(eos)[0]`. Default true. */
   referenceWrapQuirk?: boolean;
@@ -304,7 +307,11 @@ function checkByteLevelVocab(
  * ByteLevel pre-tokenizer, and "WordPiece" (with a BertNormalizer, or none). Anything else
  * throws a {@link DataError} naming the unsupported part.
  */
-export function tokenizerFromHfJson(json: Json, options: HfTokenizerOptions = {}): Tokenizer {
+export function tokenizerFromHfJson(
+  parsed: unknown,
+  options: HfTokenizerOptions = {},
+): Tokenizer {
+  const json: Json = parsed;
   const file = options.file ?? "tokenizer.json";
   validateTokenizerJson(json, file);
   const model = json.model;

@@ -30,3 +30,5 @@ export * from "./wrap.ts";
 export * from "./splits.ts";
 export * from "./batches.ts";
 export * from "./by_name.ts";
+// Types of `@blockdiff/core` that this API takes or returns, so its documentation is whole.
+export type * from "@blockdiff/core";

@@ -19,6 +19,7 @@ export type Source =
 
 /** Options of {@link tokenizedDocuments}. */
 export interface TokenizeOptions {
+  /** Tokenizer that encodes each document's text. */
   tokenizer: Tokenizer;
   /** Only this split (hash of the document id). Default: all documents. */
   split?: Split;

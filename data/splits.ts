@@ -18,7 +18,9 @@ export function fnv1a32(s: string): number {
 
 /** Split fractions; test gets the rest. Default 0.9 train, 0.05 validation, 0.05 test. */
 export interface SplitFractions {
+  /** Fraction of documents in train, in [0, 1]. */
   train: number;
+  /** Fraction of documents in validation; train + validation ≤ 1. */
   validation: number;
 }
 

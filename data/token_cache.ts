@@ -72,10 +72,15 @@ async function readFull(file: Deno.FsFile, out: Uint8Array): Promise<void> {
 
 /** What a finished cache entry holds. */
 export interface CacheManifest {
+  /** Cache format version; entries of another version are treated as absent. */
   format: number;
+  /** The entry's key (its subdirectory name). */
   key: string;
+  /** Number of `shard-NNNNN.bin.gz` files. */
   shards: number;
+  /** Number of documents in all shards. */
   documents: number;
+  /** Number of tokens in all shards. */
   tokens: number;
   /** Free-form description given by the writer (source, tokenizer, options). */
   meta: Record<string, unknown>;
@@ -137,6 +142,7 @@ export interface CacheWriteOptions {
 export class TokenCache {
   /** The cache directory. */
   readonly dir: string;
+  /** Uses `dir`, default {@link defaultCacheDir}; nothing is created until a write. */
   constructor(dir: string = defaultCacheDir()) {
     this.dir = dir;
   }

@@ -21,10 +21,13 @@ export interface WordPieceOptions {
   maxInputCharsPerWord?: number;
   /** BasicTokenizer options (lower-casing, accents, CJK, clean-up). */
   basic?: BasicTokenizerOptions;
-  /** Special ids. */
+  /** BOS token id. */
   bosId: number;
+  /** EOS token id. */
   eosId: number;
+  /** PAD token id. */
   padId: number;
+  /** MASK token id (may be `vocab.length` when the mask is appended). */
   maskId: number;
   /** Model rows (base vocab, plus one if the mask was appended). Default `vocab.length`. */
   vocabSize?: number;
@@ -49,6 +52,7 @@ export class WordPieceTokenizer implements Tokenizer {
   readonly eosId: number;
   readonly padId: number;
   readonly wrapIds: WrapIds;
+  /** Token strings, indexed by id. */
   readonly vocab: readonly string[];
   #ids = new Map<string, number>();
   #unk: number;
@@ -59,6 +63,7 @@ export class WordPieceTokenizer implements Tokenizer {
   #specialIds = new Set<number>();
   #appendedMask: string;
 
+  /** Indexes `options.vocab`; throws when it lacks the unknown token. */
   constructor(options: WordPieceOptions) {
     this.name = options.name;
     this.vocab = options.vocab;

@@ -24,14 +24,18 @@ export interface WrapOptions {
   groupSize?: number;
 }
 
-type Docs = Iterable<ArrayLike<number>> | AsyncIterable<ArrayLike<number>>;
+/** Token-id documents, one array per document, from memory or a stream. */
+export type TokenDocuments = Iterable<ArrayLike<number>> | AsyncIterable<ArrayLike<number>>;
 
 /**
  * Wrap mode: appends EOS to each document, concatenates, and cuts into chunks of length L
  * (with BOS/EOS around each piece of L − 2 by default). The incomplete tail of each group is
  * dropped. Every chunk's attention mask is all ones, so only the ids are yielded.
  */
-export async function* wrapChunks(docs: Docs, options: WrapOptions): AsyncGenerator<Int32Array> {
+export async function* wrapChunks(
+  docs: TokenDocuments,
+  options: WrapOptions,
+): AsyncGenerator<Int32Array> {
   const L = options.length;
   const special = options.insertSpecialTokens ?? true;
   const insertEos = options.insertEos ?? true;
@@ -70,7 +74,7 @@ export async function* wrapChunks(docs: Docs, options: WrapOptions): AsyncGenera
 }
 
 /** Collects {@link wrapChunks} into one flat `Int32Array` of n × L ids. */
-export async function wrapAll(docs: Docs, options: WrapOptions): Promise<Int32Array> {
+export async function wrapAll(docs: TokenDocuments, options: WrapOptions): Promise<Int32Array> {
   const rows: Int32Array[] = [];
   for await (const c of wrapChunks(docs, options)) rows.push(c);
   const out = new Int32Array(rows.length * options.length);
@@ -82,8 +86,11 @@ export async function wrapAll(docs: Docs, options: WrapOptions): Promise<Int32Ar
 export interface PadOptions {
   /** Row length L. */
   length: number;
+  /** BOS token id, written first. */
   bosId: number;
+  /** EOS token id, written after the content. */
   eosId: number;
+  /** PAD token id, filling the row after EOS. */
   padId: number;
   /** Put BOS first and EOS last (Hugging Face `add_special_tokens`). Default true. */
   addSpecialTokens?: boolean;
@@ -91,7 +98,9 @@ export interface PadOptions {
 
 /** One padded row and its attention mask (1 = real token, 0 = padding). */
 export interface PaddedRow {
+  /** Token ids of the row, length L. */
   ids: Int32Array;
+  /** 1 for BOS, content and EOS; 0 for padding; length L. */
   attentionMask: Uint8Array;
 }
 

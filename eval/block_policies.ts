@@ -30,24 +30,35 @@ export interface PolicyComparisonOptions
 
 /** One policy's row (JSON-ready). */
 export interface PolicyRow {
+  /** Any field, so a row can be looked up by a table column's key. */
   [key: string]: string | number | null;
+  /** Name of the block-size policy. */
   policy: string;
+  /** Samples drawn with the policy. */
   samples: number;
   /** Mean network calls per sample. */
   nfe: number;
   /** Network calls per generated token. */
   nfePerToken: number;
+  /** Mean size of the blocks the policy chose, in tokens. */
   meanBlockSize: number;
+  /** Generative perplexity under the scorer; null without one. */
   genPpl: number | null;
+  /** Mean per-sample unigram entropy (nats). */
   entropy: number;
+  /** Median generated length, in tokens. */
   lengthMedian: number;
+  /** Generated tokens per second of sampling. */
   tokensPerSecond: number;
 }
 
 /** Rows, a Markdown table and an SVG plot of quality against NFE. */
 export interface PolicyComparison {
+  /** One row per policy. */
   rows: PolicyRow[];
+  /** The rows as a Markdown table. */
   table: string;
+  /** SVG document plotting quality against NFE. */
   svg: string;
 }
 

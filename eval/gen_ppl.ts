@@ -31,6 +31,7 @@ export class DitScorer implements Scorer {
   readonly #model: Dit;
   readonly #maskId: number;
 
+  /** Wraps an AR `model`; throws RangeError when `model` is not AR. */
   constructor(model: Dit, opts: { eosId: number; maskId: number; tokenizer?: Tokenizer }) {
     if (model.config.algo !== "ar") {
       throw new RangeError(`the scorer must be an AR model, got ${model.config.algo}`);
@@ -67,7 +68,9 @@ export class DitScorer implements Scorer {
 
 /** Per-sample scoring: summed NLL and counted targets. */
 export interface SampleScore {
+  /** Summed negative log-likelihood (nats). */
   nll: number;
+  /** Target tokens counted in `nll`. */
   tokens: number;
 }
 
@@ -98,7 +101,9 @@ export interface GenPplResult {
   genPpl: number;
   /** Arithmetic mean of per-sample perplexities (what `log_sample_stats.py` prints). */
   meanSamplePpl: number;
+  /** Perplexity of each sample, in input order (NaN for a sample with no targets). */
   perSample: number[];
+  /** Target tokens counted over all samples. */
   tokens: number;
 }
 

@@ -18,3 +18,12 @@ export * from "./sample_stats.ts";
 export * from "./table.ts";
 export * from "./plot.ts";
 export * from "./block_policies.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/data";
+export type * from "@blockdiff/data/deno";
+export type * from "@blockdiff/model";
+export type * from "@blockdiff/sampling";
+export type * from "@blockdiff/schedules";
+export type * from "@blockdiff/train";

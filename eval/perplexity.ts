@@ -15,6 +15,7 @@ import type { ClipInterval } from "@blockdiff/schedules";
 
 /** Result of a perplexity evaluation (JSON-ready). */
 export interface PerplexityResult {
+  /** Training objective of the model (`ar`, `mdlm`, …). */
   algo: string;
   /** True for diffusion models: nll and ppl are upper bounds (NELBO). */
   bound: boolean;
@@ -26,12 +27,15 @@ export interface PerplexityResult {
   ppl: number;
   /** Tokens in the denominator. */
   tokens: number;
+  /** Batches evaluated. */
   batches: number;
+  /** Sequences evaluated. */
   sequences: number;
 }
 
 /** Options of {@link testPerplexity}. */
 export interface PerplexityOptions {
+  /** Mask token id (diffusion models). */
   maskId: number;
   /** Seed of the (t, mask) draws; batch i uses step i. Default 0. */
   seed?: number;
@@ -91,6 +95,7 @@ export async function testPerplexity(
 /** Options of {@link zeroShotPerplexity}. */
 export interface ZeroShotOptions
   extends Omit<PerplexityOptions, "maskId">, Omit<ChunkOptions, "tokenizer" | "length"> {
+  /** Sequences per batch. Default 8. */
   batchSize?: number;
   /** Row length (default: the model length). */
   length?: number;

@@ -6,7 +6,9 @@
 
 /** One series of (x, y) points. */
 export interface Series {
+  /** Legend label. */
   name: string;
+  /** The (x, y) points, drawn in order. */
   points: readonly (readonly [number, number])[];
   /** Draw only markers (no line), e.g. for single configurations. */
   markersOnly?: boolean;
@@ -16,12 +18,19 @@ export interface Series {
 
 /** Plot options. */
 export interface PlotOptions {
+  /** Title above the plot. */
   title?: string;
+  /** Label of the x axis. */
   xLabel?: string;
+  /** Label of the y axis. */
   yLabel?: string;
+  /** SVG width in pixels. Default 640. */
   width?: number;
+  /** SVG height in pixels. Default 400. */
   height?: number;
+  /** Logarithmic x axis. */
   logX?: boolean;
+  /** Logarithmic y axis. */
   logY?: boolean;
 }
 

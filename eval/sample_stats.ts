@@ -8,14 +8,19 @@ import { unigramEntropy } from "@blockdiff/schedules";
 
 /** Summary of N samples (JSON-ready). */
 export interface SampleStats {
+  /** Number of samples N. */
   samples: number;
   /** Mean over samples of each sample's unigram entropy (nats). */
   entropy: number;
+  /** Median sample length, in tokens. */
   lengthMedian: number;
+  /** Longest sample, in tokens. */
   lengthMax: number;
+  /** Mean sample length, in tokens. */
   lengthMean: number;
   /** Mean network calls per sampling run. */
   nfe: number;
+  /** Sampled tokens per second over all runs (NaN when no time was recorded). */
   tokensPerSecond: number;
 }
 

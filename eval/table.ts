@@ -6,8 +6,11 @@
 
 /** One column: the row key, a header, and digits after the point for numbers. */
 export interface Column {
+  /** Key of the row field shown in the column. */
   key: string;
+  /** Header text. Default: `key`. */
   label?: string;
+  /** Digits after the point for non-integer numbers. Default 3. */
   digits?: number;
 }
 

@@ -25,6 +25,7 @@ export * from "./adamw/adamw.ts";
 export * from "./grad_norm/grad_norm.ts";
 export * from "./ema/ema.ts";
 export * from "./attention/attention.ts";
+export * from "./attention/tuning.ts";
 export * from "./kv_cache/kv_cache.ts";
 // Backward kernels of LayerNorm, modulate, rotary, activations and residual, and the column
 // sums behind parameter gradients (columnSums / gradientChunks stay internal).
@@ -43,7 +44,7 @@ export {
 export * from "./rotary/rotary_backward.ts";
 export * from "./activation/activation_backward.ts";
 export * from "./residual/residual_backward.ts";
-export * from "./self_test.ts";
+export * from "./self_check.ts";
 export { philoxBitsRef, philoxUniformRef } from "./philox/philox_ref.ts";
 export { attentionRef, type HostOperand, type RefShape } from "./attention/attention_ref.ts";
 export {
@@ -52,3 +53,5 @@ export {
 } from "./attention/attention_backward_ref.ts";
 export * from "./attention/attention_backward.ts";
 export * from "./sample_draw/sample_draw.ts";
+// Types of `@blockdiff/core` that this API takes or returns, so its documentation is whole.
+export type * from "@blockdiff/core";

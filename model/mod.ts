@@ -6,3 +6,7 @@
  */
 export * from "./nn/mod.ts";
 export * from "./io/mod.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/kernels";

@@ -4,3 +4,8 @@
  * @module
  */
 export * from "./io/testdata/checkpoint_fixture.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/model/io";
+export type * from "@blockdiff/model/deno";

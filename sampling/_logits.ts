@@ -1,6 +1,7 @@
 /**
  * Shared helpers of the GPU denoisers: one graph per call, ids uploaded, and only the logits
- * rows the sampler needs copied out of the forward pass before reading them back.
+ * rows the sampler needs copied out of the forward pass and drawn from on the device, so a
+ * step reads back draw records (docs/design.md, "Device draw record"), never logits.
  * @module
  */
 import type { Gpu } from "@blockdiff/core";
@@ -8,7 +9,7 @@ import { Tensor } from "@blockdiff/core";
 import type { Graph, Var } from "@blockdiff/core";
 import type { Dit } from "@blockdiff/model";
 import { copyRowRange } from "@blockdiff/model";
-import { type CandidateDraws, type ProbabilityOptions, SIGMA_MAX } from "@blockdiff/schedules";
+import { type DrawRecord, type ProbabilityOptions, SIGMA_MAX } from "@blockdiff/schedules";
 import { readSampleDraw, sampleDraw } from "@blockdiff/kernels";
 
 /** Uploads ids `[B, n]` into graph `g` (freed with it). */
@@ -23,18 +24,6 @@ export function sigmaTensor(g: Graph, model: Dit, batch: number, t: number): Ten
   return g.keep(Tensor.from(g.gpu, new Float32Array(batch).fill(s), [batch]));
 }
 
-/**
- * Reads the last `n` of `S` rows of logits `[B, S, V]` as `[B, n, V]`; the rows are copied on
- * the device first, so a long window costs a readback of n rows, not S.
- */
-export async function readLastRows(gpu: Gpu, logits: Var, n: number): Promise<Float32Array> {
-  const [B, S, V] = logits.shape;
-  if (n === S) return await logits.value.readFloat();
-  using out = Tensor.empty(gpu, [B, n, V]);
-  copyRowRange(logits.value, out, { from: S - n, at: 0, count: n });
-  return await out.readFloat();
-}
-
 /** Rows [start, start + count) of each batch row of the prediction, kept as `[B, count, V]`. */
 interface KeptChunk {
   logits: Tensor;
@@ -45,7 +34,7 @@ interface KeptChunk {
 }
 
 /**
- * Device-side candidate draws for the denoisers: keeps a copy of the rows of the latest
+ * Device-side draw records for the denoisers: keeps a copy of the rows of the latest
  * prediction (so `redraw` needs no network call) and runs `sampleDraw` on them, reading back
  * 5 words per row. A prediction too large for one storage binding is kept as row chunks.
  * Buffers are reused from call to call while the shapes stay the same.
@@ -117,8 +106,8 @@ export class LogitsDrawer implements Disposable {
     copyRowRange(logits.value, c.logits, { from, at: 0, count });
   }
 
-  /** One candidate per kept row (`[B·seq]`, row-major), drawn with `uniforms` (one per row). */
-  async draw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<CandidateDraws> {
+  /** One draw record per kept row (`[B·seq]`, row-major), with `uniforms` (one per row). */
+  async draw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<DrawRecord> {
     const B = this.#batch, S = this.#seq;
     if (this.#used === 0) throw new RangeError("LogitsDrawer.draw: no prediction kept yet");
     if (uniforms.length !== B * S) {
@@ -147,7 +136,7 @@ export class LogitsDrawer implements Disposable {
       sampleDraw(c.logits, c.uniforms, { ...opts, out: c.out });
     }
     if (chunks.length === 1) return await readSampleDraw(chunks[0].out);
-    const all: CandidateDraws = {
+    const all: DrawRecord = {
       tokens: new Int32Array(B * S),
       argmax: new Int32Array(B * S),
       prob: new Float32Array(B * S),

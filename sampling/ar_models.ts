@@ -5,22 +5,26 @@
  * recompute path over the last ≤ W tokens, which the cached path must match until it slides.
  * @module
  */
-import type { CandidateDraws, NextTokenModel, ProbabilityOptions } from "@blockdiff/schedules";
+import type { DrawRecord, NextTokenModel, ProbabilityOptions } from "@blockdiff/schedules";
 import type { KvCache } from "@blockdiff/kernels";
 import type { Dit } from "@blockdiff/model";
 import { newGraph } from "@blockdiff/model";
-import { idsTensor, LogitsDrawer, readLastRows } from "./_logits.ts";
+import { idsTensor, LogitsDrawer } from "./_logits.ts";
 import type { Graph, Var } from "@blockdiff/core";
 
 /** AR sampling with a KV cache; the window slides one token at a time once full. */
 export class KvArModel implements NextTokenModel, Disposable {
+  /** Rows B sampled together. */
   readonly batch: number;
+  /** Vocabulary size V of the model. */
   readonly vocab: number;
   readonly #model: Dit;
   readonly #caches: KvCache[];
   readonly #drawer: LogitsDrawer;
+  /** Forward passes run (prompt chunks and single-token steps). */
   passes = 0;
 
+  /** Allocates one KV cache per layer, of `opts.window` positions (default: the model length). */
   constructor(model: Dit, batch: number, opts: { window?: number } = {}) {
     this.#model = model;
     this.batch = batch;
@@ -33,27 +37,20 @@ export class KvArModel implements NextTokenModel, Disposable {
     for (const c of this.#caches) c.reset();
   }
 
-  append(tokens: Int32Array, n: number): Promise<Float32Array> {
-    return this.#append(tokens, n, (logits) => readLastRows(this.#model.gpu, logits, 1));
-  }
-
-  /** `append` with the next tokens drawn on the device (only ids come back). */
-  appendDraws(
+  /** Feeds n tokens; the next tokens are drawn on the device (only draw records come back). */
+  async append(
     tokens: Int32Array,
     n: number,
     uniforms: Float32Array,
     probs: ProbabilityOptions,
-  ): Promise<CandidateDraws> {
+  ): Promise<DrawRecord> {
+    if (n < 1) throw new RangeError("append needs at least one token");
     this.#drawer.stage(uniforms);
-    return this.#append(tokens, n, (logits) => {
+    // The logits whose last row predicts the next token.
+    const finish = (logits: Var) => {
       this.#drawer.keep(logits, 1);
       return this.#drawer.draw(uniforms, probs);
-    });
-  }
-
-  /** Feeds n tokens; `finish` gets the logits whose last row predicts the next token. */
-  async #append<T>(tokens: Int32Array, n: number, finish: (logits: Var) => Promise<T>): Promise<T> {
-    if (n < 1) throw new RangeError("append needs at least one token");
+    };
     const gpu = this.#model.gpu;
     // A prompt into an empty cache: one causal pass fills every layer's cache (`Dit.prefill`),
     // as long as it does not reach the window's end (where the cache starts sliding).
@@ -90,11 +87,13 @@ export class KvArModel implements NextTokenModel, Disposable {
     return await finish(logits);
   }
 
+  /** Frees the caches and the draw buffers. */
   dispose(): void {
     for (const c of this.#caches) c.dispose();
     this.#drawer.dispose();
   }
 
+  /** Frees the caches and the draw buffers (for `using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -102,14 +101,19 @@ export class KvArModel implements NextTokenModel, Disposable {
 
 /** AR sampling by recomputing the causal pass over the last ≤ W tokens every step. */
 export class WindowArModel implements NextTokenModel, Disposable {
+  /** Rows B sampled together. */
   readonly batch: number;
+  /** Vocabulary size V of the model. */
   readonly vocab: number;
+  /** Context window W in tokens: the most recent tokens re-read per step. */
   readonly window: number;
   readonly #model: Dit;
   #context: number[][] = [];
   #drawer: LogitsDrawer | null = null;
+  /** Forward passes run (one per appended step). */
   passes = 0;
 
+  /** Samples `batch` rows from `model` over a window of `opts.window` tokens (default: the model length). */
   constructor(model: Dit, batch: number, opts: { window?: number } = {}) {
     this.#model = model;
     this.batch = batch;
@@ -122,18 +126,13 @@ export class WindowArModel implements NextTokenModel, Disposable {
     this.#context = Array.from({ length: this.batch }, () => []);
   }
 
-  async append(tokens: Int32Array, n: number): Promise<Float32Array> {
-    using g = newGraph(this.#model.gpu, { grad: false });
-    return await readLastRows(this.#model.gpu, this.#forward(g, tokens, n), 1);
-  }
-
-  /** `append` with the next tokens drawn on the device (only ids come back). */
-  async appendDraws(
+  /** Feeds n tokens; the next tokens are drawn on the device (only draw records come back). */
+  async append(
     tokens: Int32Array,
     n: number,
     uniforms: Float32Array,
     probs: ProbabilityOptions,
-  ): Promise<CandidateDraws> {
+  ): Promise<DrawRecord> {
     this.#drawer ??= new LogitsDrawer(this.#model.gpu);
     this.#drawer.stage(uniforms);
     using g = newGraph(this.#model.gpu, { grad: false });
@@ -147,6 +146,7 @@ export class WindowArModel implements NextTokenModel, Disposable {
     this.#drawer = null;
   }
 
+  /** Frees the draw buffers (for `using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }

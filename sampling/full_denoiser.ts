@@ -5,7 +5,7 @@
  */
 import type {
   BlockDenoiser,
-  CandidateDraws,
+  DrawRecord,
   ProbabilityOptions,
   ScoreModel,
 } from "@blockdiff/schedules";
@@ -26,6 +26,7 @@ export class FullSequenceDenoiser implements BlockDenoiser, Disposable {
   readonly #model: Dit;
   #drawer: LogitsDrawer | null = null;
   readonly #chunkRows: number | undefined;
+  /** Forward passes run (one per denoise call). */
   passes = 0;
 
   /**
@@ -67,27 +68,14 @@ export class FullSequenceDenoiser implements BlockDenoiser, Disposable {
     }
   }
 
-  async denoise(block: Int32Array, n: number, t: number): Promise<Float32Array> {
-    const V = this.vocab, B = this.batch;
-    const out = new Float32Array(B * n * V);
-    await this.#pass(block, n, t, async (logits, start) => {
-      const c = logits.shape[1];
-      const data = await logits.value.readFloat();
-      for (let b = 0; b < B; b++) {
-        out.set(data.subarray(b * c * V, (b + 1) * c * V), (b * n + start) * V);
-      }
-    });
-    return out;
-  }
-
-  /** The full pass with candidates drawn on the device. */
-  async denoiseDraws(
+  /** The full pass with the draw records made on the device, chunk by chunk. */
+  async denoise(
     block: Int32Array,
     n: number,
     t: number,
     uniforms: Float32Array,
     probs: ProbabilityOptions,
-  ): Promise<CandidateDraws> {
+  ): Promise<DrawRecord> {
     const drawer = this.#drawer ??= new LogitsDrawer(this.#model.gpu);
     drawer.stage(uniforms);
     drawer.begin(this.batch, n);
@@ -97,8 +85,8 @@ export class FullSequenceDenoiser implements BlockDenoiser, Disposable {
     return await drawer.draw(uniforms, probs);
   }
 
-  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<CandidateDraws> {
-    if (!this.#drawer) throw new RangeError("redraw before any denoiseDraws");
+  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<DrawRecord> {
+    if (!this.#drawer) throw new RangeError("redraw before any denoise");
     return this.#drawer.draw(uniforms, probs);
   }
 
@@ -112,6 +100,7 @@ export class FullSequenceDenoiser implements BlockDenoiser, Disposable {
     this.#drawer = null;
   }
 
+  /** Frees the device buffers of the draws (for `using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -119,11 +108,14 @@ export class FullSequenceDenoiser implements BlockDenoiser, Disposable {
 
 /** SEDD score network: raw outputs of the full pass at noise level σ. */
 export class DitScoreModel implements ScoreModel {
+  /** Rows B scored together. */
   readonly batch: number;
   readonly length: number;
+  /** Vocabulary size V of the scores. */
   readonly vocab: number;
   readonly #model: Dit;
 
+  /** Scores `batch` rows of the model's full length with `model`. */
   constructor(model: Dit, batch: number) {
     this.#model = model;
     this.batch = batch;

@@ -59,6 +59,7 @@ export interface GenerateOptions {
   kvCache?: boolean;
   /** Context window W (default: the model length). */
   window?: number;
+  /** Softmax temperature (default 1). */
   temperature?: number;
   /** Nucleus p (default 1). */
   topP?: number;
@@ -72,16 +73,13 @@ export interface GenerateOptions {
   minStopLength?: number;
   /** Live progress. */
   onStep?: (e: StepEvent) => void | Promise<void>;
+  /** Aborts between network calls. */
   signal?: AbortSignal;
-  /**
-   * Sample token ids on the device and read back only those (default true); false reads the
-   * probabilities back and draws on the host (the path whose tokens tests pin per seed).
-   */
-  deviceDraws?: boolean;
 }
 
 /** What {@link generate} produced. */
 export interface GenerateResult {
+  /** The algorithm that ran. */
   algo: Algo;
   /** Sampler description, e.g. `bd3lm kv first-hitting fixed(4)`. */
   sampler: string;
@@ -99,9 +97,13 @@ export interface GenerateResult {
   nfe: number;
   /** KV commit passes. */
   commits: number;
+  /** Size of every generated block, in order (as the sampler reported). */
   blockSizes: number[];
+  /** null)[]; | Per row: why a stop rule ended it, or null. */
   stopReasons: (string | null)[];
+  /** Per row: marked rejected by a stop rule (`onStop: "reject"`). */
   rejected: boolean[];
+  /** Wall-clock seconds of the whole sampling run. */
   seconds: number;
   /** Of `seconds`, the time spent on the prompt before decoding began (0 without a prompt). */
   prefillSeconds: number;
@@ -158,7 +160,6 @@ export async function generate(
     minStopLength: opts.minStopLength,
     onStep: opts.onStep,
     signal: opts.signal,
-    deviceDraws: opts.deviceDraws,
   };
   const kv = opts.kvCache ?? true;
   const window = opts.window ?? c.length;

@@ -5,11 +5,11 @@
  * reference's does).
  * @module
  */
-import type { BlockDenoiser, CandidateDraws, ProbabilityOptions } from "@blockdiff/schedules";
+import type { BlockDenoiser, DrawRecord, ProbabilityOptions } from "@blockdiff/schedules";
 import type { KvCache } from "@blockdiff/kernels";
 import type { Dit } from "@blockdiff/model";
 import { newGraph } from "@blockdiff/model";
-import { idsTensor, LogitsDrawer, readLastRows, sigmaTensor } from "./_logits.ts";
+import { idsTensor, LogitsDrawer, sigmaTensor } from "./_logits.ts";
 
 /** Options of {@link KvBlockDenoiser}. */
 export interface KvDenoiserOptions {
@@ -21,6 +21,7 @@ export interface KvDenoiserOptions {
 export class KvBlockDenoiser implements BlockDenoiser, Disposable {
   readonly batch: number;
   readonly vocab: number;
+  /** Cache window W in tokens. */
   readonly window: number;
   readonly #model: Dit;
   readonly #caches: KvCache[];
@@ -28,6 +29,7 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
   /** Cached forward passes run (denoise and commit calls). */
   passes = 0;
 
+  /** Allocates one KV cache per layer of `opts.window` positions for `batch` rows. */
   constructor(model: Dit, batch: number, opts: KvDenoiserOptions = {}) {
     this.#model = model;
     this.batch = batch;
@@ -59,30 +61,14 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
     if (drop > 0) { for (const c of this.#caches) c.slide(drop); }
   }
 
-  async #run(block: Int32Array, n: number, t: number, commit: boolean): Promise<Float32Array> {
-    this.#makeRoom(n);
-    const gpu = this.#model.gpu;
-    using g = newGraph(gpu, { grad: false });
-    const ids = idsTensor(g, block, this.batch, n);
-    const sigma = sigmaTensor(g, this.#model, this.batch, t);
-    const logits = this.#model.forwardCached(g, ids, this.#caches, { commit, sigma });
-    this.passes++;
-    if (!commit) return await readLastRows(gpu, logits, n);
-    return new Float32Array(0);
-  }
-
-  denoise(block: Int32Array, n: number, t: number): Promise<Float32Array> {
-    return this.#run(block, n, t, false);
-  }
-
-  /** A cached pass whose prediction stays on the device; candidates drawn there. */
-  async denoiseDraws(
+  /** A cached pass whose prediction stays on the device; the draw records are made there. */
+  async denoise(
     block: Int32Array,
     n: number,
     t: number,
     uniforms: Float32Array,
     probs: ProbabilityOptions,
-  ): Promise<CandidateDraws> {
+  ): Promise<DrawRecord> {
     this.#makeRoom(n);
     this.#drawer.stage(uniforms);
     using g = newGraph(this.#model.gpu, { grad: false });
@@ -93,12 +79,19 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
     return await this.#drawer.draw(uniforms, probs);
   }
 
-  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<CandidateDraws> {
+  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<DrawRecord> {
     return this.#drawer.draw(uniforms, probs);
   }
 
-  async commit(block: Int32Array, n: number): Promise<void> {
-    await this.#run(block, n, 0, true);
+  /** A cached pass that writes the block's keys and values; its logits are not needed. */
+  commit(block: Int32Array, n: number): Promise<void> {
+    this.#makeRoom(n);
+    using g = newGraph(this.#model.gpu, { grad: false });
+    const ids = idsTensor(g, block, this.batch, n);
+    const sigma = sigmaTensor(g, this.#model, this.batch, 0);
+    this.#model.forwardCached(g, ids, this.#caches, { commit: true, sigma });
+    this.passes++;
+    return Promise.resolve();
   }
 
   /**
@@ -119,11 +112,13 @@ export class KvBlockDenoiser implements BlockDenoiser, Disposable {
     return true;
   }
 
+  /** Frees the caches and the draw buffers. */
   dispose(): void {
     for (const c of this.#caches) c.dispose();
     this.#drawer.dispose();
   }
 
+  /** Frees the caches and the draw buffers (for `using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -16,3 +16,9 @@ export * from "./window_denoiser.ts";
 export * from "./full_denoiser.ts";
 export * from "./ar_models.ts";
 export * from "./generate.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/data";
+export type * from "@blockdiff/model";
+export type * from "@blockdiff/schedules";

@@ -4,13 +4,19 @@ import {
   adaptiveBlockSize,
   ancestral,
   arSample,
+  type BlockDenoiser,
   type BlockSizePolicy,
   confidenceUnmasking,
+  type DrawRecord,
   firstHitting,
   fixedBlockSize,
+  hostBlockDenoiser,
   type InnerSampler,
+  type ProbabilityOptions,
   semiArSample,
 } from "@blockdiff/schedules";
+import { Tensor } from "@blockdiff/core";
+import { readSampleDraw, sampleDraw } from "@blockdiff/kernels";
 import { ByteTokenizer } from "@blockdiff/data";
 import { KvBlockDenoiser } from "./kv_denoiser.ts";
 import { WindowBlockDenoiser } from "./window_denoiser.ts";
@@ -21,6 +27,19 @@ import { tinyModel } from "./_test_model.ts";
 
 const MASK = 49, BOS = 48;
 const base = { maskId: MASK, bosId: BOS };
+const probs = { maskId: MASK };
+
+/** Largest |Δ| between the probabilities and entropies of two draw records. */
+function recordGap(a: DrawRecord, b: DrawRecord): number {
+  let worst = 0;
+  for (const k of ["prob", "maxProb", "entropy"] as const) {
+    for (let i = 0; i < a[k].length; i++) worst = Math.max(worst, Math.abs(a[k][i] - b[k][i]));
+  }
+  return worst;
+}
+
+/** Uniforms spread over [0, 1), one per position. */
+const spread = (n: number) => Float32Array.from({ length: n }, (_, i) => (i * 0.618) % 1);
 
 gpuTest("sample: BD3-LM block denoisers on a tiny model", async (t, gpu) => {
   using model = await tinyModel(gpu);
@@ -69,24 +88,17 @@ gpuTest("sample: BD3-LM block denoisers on a tiny model", async (t, gpu) => {
 
   await t.step("a prompt prefilled in one pass = committed block by block", async () => {
     const prompt = Array.from({ length: 13 }, (_, i) => (i * 7) % 40);
-    // The wrapper below has no device-side draws, so both run the host path.
-    const opts = {
-      ...base,
-      length: 72,
-      seed: 6,
-      prompt,
-      inner: firstHitting(),
-      deviceDraws: false,
-    };
+    const opts = { ...base, length: 72, seed: 6, prompt, inner: firstHitting() };
     using fast = new KvBlockDenoiser(model, 2);
     using slow = new KvBlockDenoiser(model, 2);
     // The same denoiser without its commitPrompt fast path.
-    const chunked = {
+    const chunked: BlockDenoiser = {
       batch: slow.batch,
       vocab: slow.vocab,
       reset: () => slow.reset(),
-      denoise: (b: Int32Array, n: number, t: number) => slow.denoise(b, n, t),
-      commit: (b: Int32Array, n: number) => slow.commit(b, n),
+      denoise: (b, n, t, u, p) => slow.denoise(b, n, t, u, p),
+      redraw: (u, p) => slow.redraw(u, p),
+      commit: (b, n) => slow.commit(b, n),
     };
     const a = await semiArSample(fast, { ...opts, blockSize: fixedBlockSize(4) });
     const b = await semiArSample(chunked, { ...opts, blockSize: fixedBlockSize(4) });
@@ -95,16 +107,19 @@ gpuTest("sample: BD3-LM block denoisers on a tiny model", async (t, gpu) => {
     assert.equal(a.nfe, b.nfe);
     // Both slide past the model length (32) block by block, and agree token for token.
     assert.deepEqual(a.rows, b.rows);
-    // The caches hold the same keys: logits of a further block agree to f32 rounding.
+    // The caches hold the same keys: the records of a further block agree to f32 rounding.
     const block = new Int32Array(8).fill(MASK);
-    const [x, y] = [await fast.denoise(block, 4, 1), await slow.denoise(block, 4, 1)];
-    let worst = 0;
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
-    assert.ok(worst < 1e-4, `max |Δlogit| ${worst}`);
+    const u = spread(8);
+    const x = await fast.denoise(block, 4, 1, u, probs);
+    const y = await slow.denoise(block, 4, 1, u, probs);
+    assert.deepEqual(x.tokens, y.tokens);
+    assert.deepEqual(x.argmax, y.argmax);
+    const worst = recordGap(x, y);
+    assert.ok(worst < 1e-4, `max |Δ| of p, max p, entropy ${worst}`);
   });
 
   await t.step(
-    "device-side draws: every inner sampler, KV = recompute",
+    "every inner sampler on device draw records: KV = recompute",
     async () => {
       for (const inner of [firstHitting(), ancestral(3), confidenceUnmasking({ threshold: 0.2 })]) {
         using kv = new KvBlockDenoiser(model, 2);
@@ -129,47 +144,41 @@ gpuTest("sample: BD3-LM block denoisers on a tiny model", async (t, gpu) => {
             r.length === 24 && !r.includes(MASK) && r.every((x) => x >= 0 && x < MASK || x === BOS)
           ),
         );
-        // The host path draws the same distribution with the randomness in another order.
-        const host = await semiArSample(kv, {
-          ...base,
-          length: 24,
-          seed: 8,
-          inner,
-          blockSize: fixedBlockSize(4),
-          deviceDraws: false,
-        });
-        assert.equal(host.rows[0].length, 24);
       }
       // A denoising step is one submission: the pass, the copy of its rows and the draw; only
       // 5 words per position come back.
       using kv = new KvBlockDenoiser(model, 2);
       const block = new Int32Array(8).fill(MASK);
       const u = new Float32Array(8).fill(0.5);
-      await kv.denoiseDraws(block, 4, 1, u, { maskId: MASK });
+      await kv.denoise(block, 4, 1, u, probs);
       const before = gpu.counters.submissions;
-      const d = await kv.denoiseDraws(block, 4, 1, u, { maskId: MASK });
+      const d = await kv.denoise(block, 4, 1, u, probs);
       assert.equal(gpu.counters.submissions - before, 1);
       assert.equal(d.tokens.length, 8);
     },
   );
 
   await t.step(
-    "f16 weight copies: cached logits within 1e-2 of f32, sampling still works",
+    "f16 weight copies: cached predictions within 1e-2 of f32, sampling still works",
     async () => {
       const block = new Int32Array(4).fill(MASK);
+      const u = spread(4);
       using d32 = new KvBlockDenoiser(model, 1);
-      const want = await d32.denoise(block, 4, 1);
+      const want = await d32.denoise(block, 4, 1, u, probs);
       const on = await model.useHalfWeights();
       try {
         using d16 = new KvBlockDenoiser(model, 1);
-        const got = await d16.denoise(block, 4, 1);
+        const got = await d16.denoise(block, 4, 1, u, probs);
         if (on) {
+          // Relative error of the positions' max probabilities and entropies together.
           let num = 0, den = 0;
-          for (let i = 0; i < want.length; i++) {
-            [num, den] = [num + (got[i] - want[i]) ** 2, den + want[i] ** 2];
+          for (const k of ["maxProb", "entropy"] as const) {
+            for (let i = 0; i < want[k].length; i++) {
+              [num, den] = [num + (got[k][i] - want[k][i]) ** 2, den + want[k][i] ** 2];
+            }
           }
           const err = Math.sqrt(num / den);
-          console.log(`    f16 weights: logits relative error ${err.toExponential(2)}`);
+          console.log(`    f16 weights: max p / entropy relative error ${err.toExponential(2)}`);
           assert.ok(err > 0 && err < 1e-2, `relative error ${err}`);
         }
         const r = await semiArSample(d16, {
@@ -212,15 +221,14 @@ gpuTest("sample: MDLM logits projected in row chunks equal one projection", asyn
   using whole = new FullSequenceDenoiser(model, 2);
   using chunked = new FullSequenceDenoiser(model, 2, { logitsChunkRows: 7 });
   const block = Int32Array.from({ length: 64 }, (_, i) => (i % 3 === 0 ? MASK : i % 40));
-  const [x, y] = [await whole.denoise(block, 32, 0.5), await chunked.denoise(block, 32, 0.5)];
-  let worst = 0;
-  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
-  assert.ok(worst < 1e-5, `max |Δlogit| ${worst}`);
-  const u = Float32Array.from({ length: 64 }, (_, i) => ((i * 0.618) % 1));
-  const a = await whole.denoiseDraws(block, 32, 0.5, u, { maskId: MASK });
-  const b = await chunked.denoiseDraws(block, 32, 0.5, u, { maskId: MASK });
+  const u = spread(64);
+  const a = await whole.denoise(block, 32, 0.5, u, probs);
+  const b = await chunked.denoise(block, 32, 0.5, u, probs);
+  const worst = recordGap(a, b);
+  assert.ok(worst < 1e-5, `max |Δ| of p, max p, entropy ${worst}`);
   assert.deepEqual(b.tokens, a.tokens);
-  assert.deepEqual((await chunked.redraw(u, { maskId: MASK })).tokens, a.tokens);
+  assert.deepEqual(b.argmax, a.argmax);
+  assert.deepEqual((await chunked.redraw(u, probs)).tokens, a.tokens);
 });
 
 gpuTest("sample: AR with and without KV cache", async (t, gpu) => {
@@ -238,16 +246,9 @@ gpuTest("sample: AR with and without KV cache", async (t, gpu) => {
     assert.deepEqual([...a.rows[0].subarray(0, 4)], [BOS, 1, 2, 3]);
     assert.equal(a.nfe, 28); // the prompt call, then one per token but the last
     assert.equal(kv.passes, 28); // the prompt prefilled in one pass
-    // The device path draws with the same uniform per row as the host path: same tokens.
-    using kv2 = new KvArModel(model, 2);
-    const host = await arSample(kv2, {
-      ...base,
-      length: 32,
-      seed: 2,
-      prompt: [1, 2, 3],
-      deviceDraws: false,
-    });
-    assert.deepEqual(host.rows, a.rows);
+    // A reused model starts afresh (reset empties its cache): the same seed, the same tokens.
+    const again = await arSample(kv, { ...base, length: 32, seed: 2, prompt: [1, 2, 3] });
+    assert.deepEqual(again.rows, a.rows);
   });
   await t.step("beyond the window", async () => {
     using kv = new KvArModel(model, 1);
@@ -287,3 +288,77 @@ gpuTest("sample: generate() end to end on every algorithm", async (t, gpu) => {
     });
   }
 });
+
+/**
+ * Toy logits `[B, n, V]` for a block: they depend on the position and on the block's visible
+ * tokens, so every reveal changes the next prediction, as with a real denoiser.
+ */
+function toyLogits(block: Int32Array, batch: number, n: number, V: number): Float32Array {
+  const out = new Float32Array(batch * n * V);
+  for (let r = 0; r < batch; r++) {
+    let h = 7;
+    for (let j = 0; j < n; j++) {
+      if (block[r * n + j] !== MASK) h = (h * 17 + block[r * n + j]) % 997;
+    }
+    for (let j = 0; j < n; j++) {
+      for (let v = 0; v < V; v++) out[(r * n + j) * V + v] = 2 * Math.sin(h + 3 * j + 5 * v);
+    }
+  }
+  return out;
+}
+
+gpuTest(
+  "sample: the kernel's draw records and their float64 reference sample the same tokens",
+  async (t, gpu) => {
+    const V = 50, B = 2;
+    // The same toy logits, drawn from by the sample-draw kernel (the path of the GPU denoisers)
+    // or by its float64 reference (`hostBlockDenoiser`). A uniform within f32 rounding of a CDF
+    // boundary could pick the neighbour on the device; at this seed none is, so the samples
+    // agree token for token.
+    let kept: Float32Array | null = null;
+    const onDevice = async (uniforms: Float32Array, p: ProbabilityOptions) => {
+      using x = Tensor.from(gpu, kept!, [kept!.length / V, V]);
+      using u = Tensor.from(gpu, uniforms, [uniforms.length]);
+      using out = sampleDraw(x, u, { maskId: p.maskId, topP: p.topP, temperature: p.temperature });
+      const r = await readSampleDraw(out);
+      return { ...r, tokens: r.tokens.slice(), argmax: r.argmax.slice() };
+    };
+    const device: BlockDenoiser = {
+      batch: B,
+      vocab: V,
+      reset() {},
+      commit: () => Promise.resolve(),
+      denoise(block, n, _t, uniforms, p) {
+        kept = toyLogits(block, B, n, V);
+        return onDevice(uniforms, p);
+      },
+      redraw: onDevice,
+    };
+    const host = hostBlockDenoiser({
+      batch: B,
+      vocab: V,
+      reset() {},
+      commit() {},
+      logits: (block, n) => toyLogits(block, B, n, V),
+    });
+    const inners = [firstHitting(), ancestral(3), confidenceUnmasking({ threshold: 0.2 })];
+    for (const inner of inners) {
+      await t.step(inner.name, async () => {
+        for (const topP of [1, 0.9]) {
+          const opts = {
+            ...base,
+            length: 24,
+            seed: 12,
+            inner,
+            blockSize: fixedBlockSize(4),
+            probabilities: { topP },
+          };
+          const a = await semiArSample(device, opts);
+          const b = await semiArSample(host, opts);
+          assert.deepEqual(a.rows, b.rows, `topP ${topP}`);
+          assert.equal(a.nfe, b.nfe);
+        }
+      });
+    }
+  },
+);

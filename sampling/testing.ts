@@ -4,3 +4,7 @@
  * @module
  */
 export * from "./_test_model.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/model";

@@ -4,10 +4,10 @@
  * and keeps the current block's rows. The window starts on a committed block boundary.
  * @module
  */
-import type { BlockDenoiser, CandidateDraws, ProbabilityOptions } from "@blockdiff/schedules";
+import type { BlockDenoiser, DrawRecord, ProbabilityOptions } from "@blockdiff/schedules";
 import type { Dit, ForwardMode } from "@blockdiff/model";
 import { newGraph } from "@blockdiff/model";
-import { idsTensor, LogitsDrawer, readLastRows, sigmaTensor } from "./_logits.ts";
+import { idsTensor, LogitsDrawer, sigmaTensor } from "./_logits.ts";
 import type { Graph, Var } from "@blockdiff/core";
 
 /** Options of {@link WindowBlockDenoiser}. */
@@ -20,6 +20,7 @@ export interface WindowDenoiserOptions {
 export class WindowBlockDenoiser implements BlockDenoiser, Disposable {
   readonly batch: number;
   readonly vocab: number;
+  /** Context window W in tokens re-read per call. */
   readonly window: number;
   readonly #model: Dit;
   #context: number[][] = [];
@@ -28,6 +29,7 @@ export class WindowBlockDenoiser implements BlockDenoiser, Disposable {
   /** Forward passes run (denoise calls; a commit runs none). */
   passes = 0;
 
+  /** Denoises `batch` rows with `model` over a window of `opts.window` tokens (default: the model length). */
   constructor(model: Dit, batch: number, opts: WindowDenoiserOptions = {}) {
     this.#model = model;
     this.batch = batch;
@@ -67,19 +69,14 @@ export class WindowBlockDenoiser implements BlockDenoiser, Disposable {
     return this.#model.forward(g, input, mode);
   }
 
-  async denoise(block: Int32Array, n: number, t: number): Promise<Float32Array> {
-    using g = newGraph(this.#model.gpu, { grad: false });
-    return await readLastRows(this.#model.gpu, this.#forward(g, block, n, t), n);
-  }
-
-  /** The window's pass with the block's candidates drawn on the device. */
-  async denoiseDraws(
+  /** The window's pass with the block's draw records made on the device. */
+  async denoise(
     block: Int32Array,
     n: number,
     t: number,
     uniforms: Float32Array,
     probs: ProbabilityOptions,
-  ): Promise<CandidateDraws> {
+  ): Promise<DrawRecord> {
     this.#drawer ??= new LogitsDrawer(this.#model.gpu);
     this.#drawer.stage(uniforms);
     using g = newGraph(this.#model.gpu, { grad: false });
@@ -87,8 +84,8 @@ export class WindowBlockDenoiser implements BlockDenoiser, Disposable {
     return await this.#drawer.draw(uniforms, probs);
   }
 
-  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<CandidateDraws> {
-    if (!this.#drawer) throw new RangeError("redraw before any denoiseDraws");
+  redraw(uniforms: Float32Array, probs: ProbabilityOptions): Promise<DrawRecord> {
+    if (!this.#drawer) throw new RangeError("redraw before any denoise");
     return this.#drawer.draw(uniforms, probs);
   }
 
@@ -98,6 +95,7 @@ export class WindowBlockDenoiser implements BlockDenoiser, Disposable {
     this.#drawer = null;
   }
 
+  /** Frees the device buffers of the draws (for `using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -42,6 +42,7 @@ export function unbiasedVariance(values: ArrayLike<number>): number {
 
 /** One row of the search table. */
 export interface ClipSearchRow {
+  /** The candidate window (β, ω). */
   interval: ClipInterval;
   /** Σ over batches of the unbiased variance of the per-block mean losses. */
   varianceSum: number;
@@ -59,6 +60,7 @@ export class ClipSearch {
   /** Batches per window after which a window stops recording (the reference uses 100). */
   readonly maxBatches: number;
 
+  /** Starts an empty table over `candidates`; each window records at most `maxBatches` batches. */
   constructor(candidates: readonly ClipInterval[] = clipCandidates(), maxBatches = 100) {
     this.#rows = candidates.map((interval) => ({ interval, v: 0, n: 0, sum: 0, count: 0 }));
     this.maxBatches = maxBatches;

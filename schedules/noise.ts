@@ -8,6 +8,7 @@
 
 /** A noise schedule. All functions take t ∈ [0, 1]. */
 export interface NoiseSchedule {
+  /** Short identifier of the schedule (e.g. "loglinear"). */
   readonly name: string;
   /** 1 − α_t: the probability that a token is masked at time t. */
   moveChance(t: number): number;
@@ -24,6 +25,15 @@ export const SIGMA_MAX: number = -Math.log(1e-3);
 
 function sigmaFromMove(p: number): number {
   return Math.min(-Math.log1p(-p), SIGMA_MAX);
+}
+
+/**
+ * The log-linear schedule's σ(t) = −ln(1 − t), clipped at σ_max so it stays finite near t = 1
+ * (what `logLinear().sigma` gives, without building the schedule): the σ a time-conditioned
+ * model is given, in training, sampling and the tests.
+ */
+export function logLinearSigma(t: number): number {
+  return sigmaFromMove(Math.min(t, 1));
 }
 
 /**
@@ -53,7 +63,7 @@ function fromMove(
  * σ(t) = −ln(1 − t) clipped at σ_max, so the weight also reads dσ / expm1(σ).
  */
 export function logLinear(): NoiseSchedule {
-  return fromMove("loglinear", (t) => t, () => 1);
+  return { ...fromMove("loglinear", (t) => t, () => 1), sigma: logLinearSigma };
 }
 
 /**

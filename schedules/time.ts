@@ -8,7 +8,9 @@
 
 /** A clip interval [ε_min, ε_max] for t. The reference's default is (1e-3, 1). */
 export interface ClipInterval {
+  /** ε_min (β): lower bound of t. */
   min: number;
+  /** ε_max (ω): upper bound of t. */
   max: number;
 }
 

@@ -15,15 +15,21 @@ import { newGraph } from "@blockdiff/model";
 import { weightedSumAll } from "@blockdiff/kernels";
 import { ShapeError } from "@blockdiff/core";
 import type { Algo } from "@blockdiff/model";
-import { type ClipInterval, DEFAULT_INTERVAL, sampleTimes, SIGMA_MAX } from "@blockdiff/schedules";
+import {
+  type ClipInterval,
+  DEFAULT_INTERVAL,
+  logLinearSigma,
+  sampleTimes,
+} from "@blockdiff/schedules";
 import { philoxUniformRef } from "@blockdiff/kernels";
 
 /** Options of one loss evaluation. */
 export interface ObjectiveOptions {
   /** Mask id m (the last vocabulary entry for GPT-2, [MASK] for BERT). */
   maskId: number;
-  /** Noise-stream seed and the step (each step draws fresh, reproducible noise). */
+  /** Noise-stream seed (with `step`, fixes every draw of t and the masks). */
   seed: number;
+  /** Noise-stream step: each step draws fresh, reproducible noise. */
   step: number;
   /** Clip interval [ε_min, ε_max] for t (default (1e-3, 1)). */
   interval?: ClipInterval;
@@ -64,8 +70,11 @@ export interface ObjectiveResult {
 
 /** A batch of clean sequences `[B, L]`. */
 export interface TokenBatch {
+  /** Token ids, row-major `[batch, length]`. */
   ids: Int32Array;
+  /** Number of sequences B. */
   batch: number;
+  /** Tokens per sequence L. */
   length: number;
 }
 
@@ -260,9 +269,7 @@ function diffusionLoss(
   const seqIn = input.length / B;
   const idsT = g.keep(upload(g.gpu, input, [B, seqIn], "i32"));
   // σ of each sequence's first token; only SEDD is time-conditioned.
-  const sigmaHost = new Float32Array(B).map((_, b) =>
-    Math.min(-Math.log1p(-tTok[b * L]), SIGMA_MAX)
-  );
+  const sigmaHost = new Float32Array(B).map((_, b) => logLinearSigma(tTok[b * L]));
   const sigma = c.timeConditioning ? g.keep(upload(g.gpu, sigmaHost, [B], "f32")) : null;
   const forwardInput = {
     ids: idsT,
@@ -276,7 +283,7 @@ function diffusionLoss(
     const sig = new Float32Array(B * L), dsig = new Float32Array(B * L);
     for (let i = 0; i < B * L; i++) {
       const tt = tTok[i];
-      const s = Math.min(-Math.log1p(-tt), SIGMA_MAX);
+      const s = logLinearSigma(tt);
       sig[i] = s;
       dsig[i] = Math.expm1(s) / tt; // 1/(1−t) unclipped, 999/t once σ is clipped
     }

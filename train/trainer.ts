@@ -35,9 +35,13 @@ export interface TrainerOptions {
   schedule?: "constant" | "cosine";
   /** Steps of the whole run (for the cosine schedule). */
   totalSteps?: number;
+  /** AdamW first-moment decay. Default 0.9. */
   beta1?: number;
+  /** AdamW second-moment decay. Default 0.999. */
   beta2?: number;
+  /** AdamW denominator epsilon. Default 1e-8. */
   eps?: number;
+  /** AdamW decoupled weight decay. Default 0. */
   weightDecay?: number;
   /** Maximum global gradient L2 norm; 0 disables clipping. Default 1. */
   gradClip?: number;
@@ -60,21 +64,31 @@ export interface TrainerOptions {
 
 /** What one optimizer step reports. */
 export interface StepMetrics {
+  /** The optimizer step just taken (1-based). */
   step: number;
+  /** Training loss of the step, summed over its scaled micro-batches. */
   loss: number;
+  /** Global gradient L2 norm before clipping. */
   gradNorm: number;
+  /** Learning rate the step used. */
   lr: number;
   /** Tokens of clean data consumed by the step. */
   tokens: number;
+  /** Wall-clock time of the step, in milliseconds. */
   ms: number;
+  /** Throughput: `tokens` per second of `ms`. */
   tokensPerSecond: number;
+  /** Data epoch of the step's last micro-batch. */
   epoch: number;
 }
 
 /** A model under training with its optimizer state. */
 export class Trainer implements Disposable {
+  /** The model whose parameters are trained in place. */
   readonly model: Dit;
+  /** Source of the training batches (its position is part of a checkpoint). */
   readonly data: BatchIterator;
+  /** The options with their defaults filled in. */
   readonly opts:
     & Required<Omit<TrainerOptions, "interval" | "blockSizes" | "totalSteps">>
     & TrainerOptions;
@@ -85,6 +99,10 @@ export class Trainer implements Disposable {
   readonly #ema: Tensor[] | null;
   readonly #lr: LrSchedule;
 
+  /**
+   * Allocates the AdamW moments (and the EMA copy when `opts.ema` > 0) for `model`.
+   * Throws ShapeError when the data's batch size or chunk length does not match.
+   */
   constructor(model: Dit, data: BatchIterator, opts: TrainerOptions) {
     this.model = model;
     this.data = data;
@@ -285,6 +303,7 @@ export class Trainer implements Disposable {
     for (const t of [...this.#m, ...this.#v, ...(this.#ema ?? [])]) t.dispose();
   }
 
+  /** Same as {@link Trainer.dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -18,6 +18,7 @@ import { buildBrowserBundle } from "./bundle.ts";
 
 /** What the app serves. */
 export interface AppOptions extends Partial<ServerLimits> {
+  /** The device generations run on. */
   gpu: Gpu;
   /**
    * Gets a new device when the current one is lost (the server then keeps serving). Without

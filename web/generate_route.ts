@@ -18,9 +18,13 @@ import { sseFrame } from "./sse.ts";
 
 /** How generations ended, for /api/health and the load figures. */
 export interface GenerationCounters {
+  /** Generations that finished and answered. */
   completed: number;
+  /** Generations aborted because the client disconnected. */
   cancelled: number;
+  /** Generations aborted past the generation timeout. */
   timedOut: number;
+  /** Generations that ended with an error (including on a lost device). */
   failed: number;
   /** Times the GPU device was lost and replaced. */
   deviceRestarts: number;
@@ -28,10 +32,15 @@ export interface GenerationCounters {
 
 /** What the route needs from the app. */
 export interface GenerateDeps {
+  /** The device generations run on. */
   gpu: Gpu;
+  /** Where requested models are found and loaded. */
   models: ModelRegistry;
+  /** The queue every generation waits in for its turn on the GPU. */
   queue: GenerationQueue;
+  /** Request, queue and timeout limits in force. */
   limits: ServerLimits;
+  /** Outcome counters this route increments. */
   counters: GenerationCounters;
   /** The client a request counts against (per-client limit). */
   clientOf(c: Context): string;

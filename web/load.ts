@@ -13,6 +13,7 @@ import { writeTinyModelDir } from "./tiny_model.ts";
 
 /** Options of {@link runServerLoad}. */
 export interface LoadOptions {
+  /** The device the server under test runs on. */
   gpu: Gpu;
   /** Rounds of waves; RSS is sampled after each (the first half counts as warm-up). */
   rounds?: number;
@@ -28,13 +29,17 @@ export interface LoadOptions {
 
 /** What {@link runServerLoad} measured. */
 export interface LoadReport {
+  /** Requests sent in all. */
   requests: number;
+  /** Requests answered with a complete stream. */
   served: number;
   /** Deliberate refusals of a full queue. */
   refused503: number;
   /** Anything else: other statuses, error events, broken streams. */
   failed: number;
+  /** Median latency from request to first streamed step, ms. */
   firstTokenP50Ms: number;
+  /** 99th-percentile latency from request to first streamed step, ms. */
   firstTokenP99Ms: number;
   /** RSS after each round, MiB. */
   rssMiB: number[];
@@ -42,6 +47,7 @@ export interface LoadReport {
   rssGrowthMiB: number;
   /** RSS after the middle round minus after the first (pools, caches and JIT filling up), MiB. */
   rssWarmupMiB: number;
+  /** Wall time of the whole test, s. */
   seconds: number;
 }
 

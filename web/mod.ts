@@ -16,3 +16,10 @@ export * from "./sse.ts";
 export * from "./bundle.ts";
 export * from "./generate_route.ts";
 export { type LoadOptions, type LoadReport, runServerLoad } from "./load.ts";
+// Types of the members this API builds on that its signatures take or return, so that
+// its documentation is whole.
+export type * from "@blockdiff/core";
+export type * from "@blockdiff/data";
+export type * from "@blockdiff/model";
+export type * from "@blockdiff/sampling";
+export type * from "@blockdiff/schedules";

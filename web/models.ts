@@ -20,10 +20,15 @@ export const BROWSER_TOKENIZERS: readonly string[] = ["bytes", "byte", "gpt2"];
 
 /** A model as GET /api/models lists it. */
 export interface ModelInfo {
+  /** The model's directory name, as requests name it. */
   name: string;
+  /** Training algorithm (from the model's config). */
   algo: ModelConfig["algo"];
+  /** The model's full configuration. */
   config: ModelConfig;
+  /** Tokenizer name the model was trained with. */
   tokenizer: string;
+  /** Token id of the mask token. */
   maskId: number;
   /** Size of `model.safetensors` (what GET /api/models/:name/weights sends). */
   weightsBytes: number;
@@ -35,8 +40,11 @@ export interface ModelInfo {
 
 /** A model loaded onto the GPU. */
 export interface LoadedModel {
+  /** What GET /api/models lists for it. */
   info: ModelInfo;
+  /** The network, with its weights on the GPU. */
   dit: Dit;
+  /** The tokenizer named by `info.tokenizer`. */
   tokenizer: Tokenizer;
 }
 

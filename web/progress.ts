@@ -13,33 +13,49 @@ export const MASK_GLYPH = "▒";
 
 /** One progress message (SSE event `step` or `block`). */
 export interface ProgressMessage {
+  /** `step` after an inner sampler step, `block` when a block is finished. */
   kind: "step" | "block";
   /** Position of the current block's first token. */
   blockStart: number;
+  /** Current block's size, tokens. */
   size: number;
+  /** Inner step within the current block. */
   step: number;
+  /** Network calls so far. */
   nfe: number;
   /** Text before the current block (BOS dropped); sent only when it changed. */
   committed?: string;
   /** The current block of row 0, one string per position; null where still masked. */
   tokens: (string | null)[];
+  /** Masked tokens left in the current block. */
   masked: number;
   /** Tokens revealed beyond the prompt so far. */
   generated: number;
+  /** Generated tokens per second of elapsed time so far. */
   tokensPerSecond: number;
+  /** Time since generation started, ms. */
   elapsedMs: number;
 }
 
 /** The final message (SSE event `done`, or the JSON answer). */
 export interface DoneMessage {
+  /** Row 0 as text, prompt and continuation (BOS dropped). */
   text: string;
+  /** The generated text after the prompt. */
   completion: string;
+  /** Name of the inner sampler used. */
   sampler: string;
+  /** Network calls in all. */
   nfe: number;
+  /** Tokens generated beyond the prompt. */
   generated: number;
+  /** Size of each block generated, in order. */
   blockSizes: number[];
+  /** Why a stop rule ended row 0, or null when none did. */
   stopReason: string | null;
+  /** Wall time of the generation, s. */
   seconds: number;
+  /** Generated tokens per second of wall time. */
   tokensPerSecond: number;
 }
 

@@ -14,14 +14,19 @@ export interface Ticket {
   turn(signal?: AbortSignal): Promise<void>;
   /** Tickets ahead of this one (0 when running). */
   position(): number;
+  /** Leaves the queue (or the GPU), letting the next ticket run; safe to call twice. */
   release(): void;
 }
 
 /** Counters for /api/health and the load figures. */
 export interface QueueStats {
+  /** Generations holding the GPU now (0 or 1). */
   running: number;
+  /** Generations waiting behind the running one. */
   waiting: number;
+  /** Tickets given out since start. */
   admitted: number;
+  /** Requests turned away because the queue or the client's share was full. */
   refused: number;
 }
 
@@ -41,6 +46,7 @@ export class GenerationQueue {
   #admitted = 0;
   #refused = 0;
 
+  /** Queue allowing `maxWaiting` waiting tickets in all and `maxPerClient` (running or waiting) per client. */
   constructor(opts: { maxWaiting: number; maxPerClient: number }) {
     this.#maxWaiting = opts.maxWaiting;
     this.#maxPerClient = opts.maxPerClient;

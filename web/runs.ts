@@ -15,9 +15,11 @@ const MAX_POINTS = 2000;
 
 /** A run as GET /api/runs lists it. */
 export interface RunInfo {
+  /** The run's directory name. */
   name: string;
   /** Metric lines read. */
   points: number;
+  /** `step` of the last metrics line, or null when it has none. */
   lastStep: number | null;
   /** Numeric fields found in the metrics lines (plot choices). */
   metrics: string[];
@@ -27,7 +29,9 @@ export interface RunInfo {
 
 /** Parsed metrics of one run. */
 export interface RunMetrics {
+  /** The run as GET /api/runs lists it. */
   info: RunInfo;
+  /** The metrics lines, parsed, in file order. */
   rows: Record<string, unknown>[];
 }
 

@@ -6,7 +6,9 @@
 
 /** One event: its name and its (JSON) data line. */
 export interface SseEvent {
+  /** Event name (`message` when the frame names none). */
   event: string;
+  /** The data lines joined by newlines (JSON text from this server). */
   data: string;
 }
 

@@ -4,11 +4,10 @@
  * is given random weights, so predictions differ between positions and the stream is varied.
  * @module
  */
-import type { Gpu } from "@blockdiff/core";
+import { type Gpu, Rng } from "@blockdiff/core";
 import { modelConfig, type ModelConfigInit } from "@blockdiff/model/io";
 import { saveModelDir } from "@blockdiff/model/deno";
 import { ParamSet } from "@blockdiff/model";
-import { Rng } from "@blockdiff/core/testing";
 
 /** Writes a tiny model (byte tokenizer, L = 32, b = 4 unless overridden) to `dir`. */
 export async function writeTinyModelDir(

@@ -12,16 +12,21 @@ export const SAMPLERS = ["first-hitting", "ancestral", "confidence"] as const;
 export interface GenerateRequest {
   /** Model name (one listed by GET /api/models). */
   model: string;
+  /** Text to continue (default empty). */
   prompt: string;
   /** Tokens per row including BOS and prompt (default: the model length). */
   length?: number;
   /** Inner steps per block (ancestral; default the block size). */
   steps?: number;
+  /** Inner sampler (default `first-hitting`). */
   sampler: (typeof SAMPLERS)[number];
+  /** Nucleus mass kept, in (0, 1] (default 1: off). */
   topP: number;
+  /** Softmax temperature, 0 to 100 (default 1). */
   temperature: number;
   /** A fixed block size, `"adaptive"` (sizes 4, 8, 16), or the model's own when absent. */
   blockSize?: number | "adaptive";
+  /** Random seed, 0 to 2^32 - 1 (default 0). */
   seed: number;
   /** Stop at the first EOS. */
   stopAtEos: boolean;
@@ -33,7 +38,9 @@ export interface GenerateRequest {
 
 /** A rejected request: the offending field and why. */
 export interface ValidationError {
+  /** Name of the offending request field. */
   field: string;
+  /** What is wrong and what is allowed. */
   error: string;
 }
 
@@ -157,6 +164,7 @@ export function parseGenerateRequest(
 
 /** What {@link checkAgainstModel} needs of a model. */
 export interface ModelShape {
+  /** Training algorithm of the model. */
   algo: string;
   /** Training length L. */
   length: number;

@@ -5,8 +5,7 @@
  * sampled query rows before it is timed.
  * @module
  */
-import { type Gpu, Tensor } from "@blockdiff/core";
-import { Rng } from "@blockdiff/core/testing";
+import { type Gpu, Rng, Tensor } from "@blockdiff/core";
 import {
   attention,
   type AttentionArgs,

@@ -6,8 +6,7 @@
  * head's dq, dk and dv are checked against the float64 reference.
  * @module
  */
-import { type Gpu, Tensor } from "@blockdiff/core";
-import { Rng } from "@blockdiff/core/testing";
+import { type Gpu, Rng, Tensor } from "@blockdiff/core";
 import { attention, type AttentionMask, attentionWork, qkvOperands } from "@blockdiff/kernels";
 import { attentionBackward } from "@blockdiff/kernels";
 import { attentionBackwardRef } from "@blockdiff/kernels";

@@ -6,8 +6,7 @@
  * one line per shape class with the variant it chose and each candidate's milliseconds.
  * @module
  */
-import { type Gpu, Tensor } from "@blockdiff/core";
-import { Rng } from "@blockdiff/core/testing";
+import { type Gpu, Rng, Tensor } from "@blockdiff/core";
 import {
   matmul,
   MATMUL_SHAPE_CLASSES,

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "fflate";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { BlockdiffError } from "@blockdiff/core";
+import { BlockdiffError, Rng } from "@blockdiff/core";
 import { encodeSafetensors, expectedParameters, f32Tensor, type TensorMap } from "@blockdiff/model";
 import {
   decodeSafetensors,
@@ -20,7 +20,6 @@ import {
 import { bytesToUnicode, loadHfTokenizer } from "@blockdiff/data";
 import { readDocuments } from "@blockdiff/data/deno";
 import { fixtureState, TINY } from "@blockdiff/model/testing";
-import { Rng } from "@blockdiff/core/testing";
 
 /** The file kinds under test. */
 export const FILE_KINDS = [

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { latestCheckpointPath, loadLatestCheckpoint } from "@blockdiff/model/deno";
 import { TEMP_MARK } from "@blockdiff/model/deno";
-import { Rng } from "@blockdiff/core/testing";
+import { Rng } from "@blockdiff/core";
 
 const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
 

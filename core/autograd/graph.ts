@@ -28,6 +28,7 @@ export class Var {
   /** Accumulated gradient, same shape as `value` (null until something contributes). */
   grad: Tensor | null = null;
 
+  /** Wraps `value`; `requiresGrad` decides whether backward accumulates into `grad`. */
   constructor(value: Tensor, requiresGrad: boolean) {
     this.value = value;
     this.requiresGrad = requiresGrad;
@@ -46,6 +47,7 @@ export class Param extends Var {
   /** Whether `grad` was written during the current step. */
   gradWritten = false;
 
+  /** A parameter called `name` owning `value`; a trainable one gets a zeroed gradient buffer. */
   constructor(name: string, value: Tensor, trainable = true) {
     super(value, trainable);
     this.name = name;
@@ -71,14 +73,18 @@ export interface GraphOptions {
 
 /** One forward/backward scope. */
 export class Graph implements Disposable {
+  /** The runtime the graph records on. */
   readonly gpu: Gpu;
+  /** Whether backward closures are recorded (training). */
   readonly grad: boolean;
+  /** Whether dropout is active. */
   readonly train: boolean;
   readonly #addInto: AddInto;
   readonly #backward: (() => void)[] = [];
   readonly #temps: Tensor[] = [];
   #disposed = false;
 
+  /** Opens a scope on `gpu`; dispose it to free its temporaries. */
   constructor(gpu: Gpu, opts: GraphOptions) {
     this.gpu = gpu;
     this.grad = opts.grad ?? false;
@@ -205,6 +211,7 @@ export class Graph implements Disposable {
     this.#backward.length = 0;
   }
 
+  /** Same as `dispose()`, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

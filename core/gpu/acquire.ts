@@ -26,10 +26,13 @@ export interface AcquireOptions {
 
 /** A held device. Release it (or use `await using`) so the process can exit. */
 export interface GpuSession {
+  /** The runtime on the held device. */
   readonly gpu: Gpu;
   /** The software Vulkan driver file in use, when one was selected by blockdiff. */
   readonly icd: string | null;
+  /** Destroys the device; later use of `gpu` fails. */
   release(): void;
+  /** Same as `release()`, for `using`. */
   [Symbol.dispose](): void;
 }
 

@@ -44,6 +44,7 @@ export class BufferPool {
   #inUse = 0;
   #created = 0;
 
+  /** A pool allocating from `device`. */
   constructor(device: GPUDevice) {
     this.#device = device;
   }

@@ -33,14 +33,19 @@ export interface KernelSpec {
 
 /** A compiled kernel. */
 export interface Kernel {
+  /** The spec it was compiled from. */
   readonly spec: KernelSpec;
+  /** Label used in profiles and error messages. */
   readonly label: string;
+  /** The compiled compute pipeline. */
   readonly pipeline: GPUComputePipeline;
+  /** Layout of bind group 0. */
   readonly layout: GPUBindGroupLayout;
 }
 
 /** Anything that can be bound as a storage buffer (a Tensor, or a raw binding). */
 export interface Bindable {
+  /** The buffer range to bind. */
   binding(): GPUBufferBinding;
 }
 
@@ -48,21 +53,29 @@ export interface Bindable {
 export interface GpuInfo {
   /** Human-readable adapter name (`llvmpipe: Mesa 25.0.7 …`, `NVIDIA H200`, …). */
   name: string;
+  /** Vendor string of the adapter. */
   vendor: string;
+  /** Architecture string of the adapter. */
   architecture: string;
+  /** Device string of the adapter. */
   device: string;
+  /** Driver description of the adapter. */
   description: string;
   /** True for CPU drivers (lavapipe, SwiftShader, WARP): kernels pick CPU-friendly variants. */
   isSoftware: boolean;
   /** Subgroup size range the adapter reports (0 when unknown). */
   subgroupMinSize: number;
+  /** Largest subgroup size (0 when unknown). */
   subgroupMaxSize: number;
 }
 
 /** Optional features the runtime detected on its device. */
 export interface GpuFeatures {
+  /** `shader-f16`: half-precision weights and math. */
   f16: boolean;
+  /** Subgroup operations in WGSL. */
   subgroups: boolean;
+  /** GPU timestamps, for `Gpu.profile`. */
   timestampQuery: boolean;
 }
 
@@ -101,9 +114,13 @@ function kernelLabel(spec: KernelSpec): string {
 
 /** The runtime. Create it from a device (`new Gpu(device, info)`) or with `acquireGpu()` in Deno. */
 export class Gpu {
+  /** The WebGPU device every kernel runs on. */
   readonly device: GPUDevice;
+  /** The adapter's description. */
   readonly info: GpuInfo;
+  /** Optional features enabled on the device. */
   readonly features: GpuFeatures;
+  /** Pooled storage buffers behind tensors. */
   readonly pool: BufferPool;
   readonly #kernels = new Map<string, Kernel>();
   readonly #pendingChecks: Promise<string | null>[] = [];
@@ -119,6 +136,7 @@ export class Gpu {
   #dispatches = 0;
   #profile: ProfileState | null = null;
 
+  /** Wraps `device`; `info` describes its adapter (see `acquireGpu` for Deno). */
   constructor(device: GPUDevice, info: GpuInfo) {
     this.device = device;
     this.info = info;
@@ -469,6 +487,7 @@ export class Gpu {
 
 /** GPU time of one kernel label over a profile (see `Gpu.profile`). */
 export interface KernelTime {
+  /** The kernel's label. */
   label: string;
   /** Dispatches timed. */
   count: number;

@@ -1,6 +1,7 @@
 /**
- * Test helpers shared by every test in the workspace: one GPU per test process, seeded
- * random data, relative errors, NaN poisoning. Tests use `Deno.test` with `t.step` and
+ * Test helpers shared by every test in the workspace: one GPU per test process (acquired when
+ * this module loads, so only tests and their fixtures import it), seeded random data, relative
+ * errors, NaN poisoning. Tests use `Deno.test` with `t.step` and
  * `node:assert/strict` (JSR's std is not reachable from our CI).
  * @module
  */
@@ -8,80 +9,56 @@ import { acquireGpu, type GpuSession } from "../gpu/acquire.ts";
 import type { Gpu } from "../gpu/runtime.ts";
 import { NoAdapterError } from "../gpu/errors.ts";
 import { Tensor } from "../tensor.ts";
+// Types these helpers take or return (`Gpu`, `Tensor`, `GpuSession`), so that the
+// documentation is whole.
+export type * from "../deno_entry.ts";
 
-let session: Promise<GpuSession | null> | null = null;
+/**
+ * The test process's GPU, acquired once when this module loads (before any test is
+ * registered, so `gpuTest` can mark its tests ignored where there is none), or null when no
+ * adapter exists.
+ */
+export const testSession: GpuSession | null = await acquireGpu().catch((e) => {
+  if (e instanceof NoAdapterError) return null;
+  throw e;
+});
 
-/** The test process's GPU (acquired once), or null when no adapter exists. */
-export function testGpu(): Promise<GpuSession | null> {
-  session ??= acquireGpu().catch((e) => {
-    if (e instanceof NoAdapterError) return null;
-    throw e;
-  });
-  return session;
+/** Whether this machine has a WebGPU adapter, for `Deno.test({ ignore: !hasGpu })`. */
+export const hasGpu: boolean = testSession !== null;
+
+/** Options of {@link gpuTest}. */
+export interface GpuTestOptions {
+  /**
+   * Ignore the test (reported as ignored, not passed) where this is true, e.g. when an
+   * optional feature is missing: `{ ignore: !testSession?.gpu.features.timestampQuery }`.
+   */
+  ignore?: boolean;
 }
 
 /**
- * Registers a GPU test. It is skipped (with a note) when no adapter exists; Dawn's event
- * loop activity is not counted as a leak.
+ * Registers a GPU test, reported as ignored when no adapter exists; Dawn's event loop
+ * activity is not counted as a leak.
  */
-export function gpuTest(name: string, fn: (t: Deno.TestContext, gpu: Gpu) => Promise<void>): void {
+export function gpuTest(
+  name: string,
+  fn: (t: Deno.TestContext, gpu: Gpu) => Promise<void>,
+  options: GpuTestOptions = {},
+): void {
   Deno.test({
     name,
+    ignore: !testSession || options.ignore === true,
     sanitizeOps: false,
     sanitizeResources: false,
     async fn(t) {
-      const s = await testGpu();
-      if (!s) {
-        console.warn(`skipped ${name}: no WebGPU adapter`);
-        return;
-      }
-      await fn(t, s.gpu);
-      await s.gpu.sync();
+      const gpu = testSession!.gpu;
+      await fn(t, gpu);
+      await gpu.sync();
     },
   });
 }
 
-/** A small, fast, seedable PRNG (mulberry32), for reproducible random test data. */
-export class Rng {
-  #s: number;
-  constructor(readonly seed: number) {
-    this.#s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  /** Standard normal (Box–Muller). */
-  normal(): number {
-    const u = Math.max(this.next(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
-  }
-  /** Array of n normals scaled by `scale`. */
-  normals(n: number, scale = 1): Float32Array {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.normal() * scale;
-    return out;
-  }
-  /** Array of n uniform values in [lo, hi). */
-  uniforms(n: number, lo = -1, hi = 1): Float32Array {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * this.next();
-    return out;
-  }
-}
-
-/** A fresh seed per run (printed by `assertClose` on failure), or BLOCKDIFF_SEED to replay. */
-export function freshSeed(): number {
-  const env = Deno.env.get("BLOCKDIFF_SEED");
-  return env ? Number(env) : Math.floor(Math.random() * 2 ** 31);
-}
+export { Rng } from "../random.ts";
+export { freshSeed } from "../seed.ts";
 
 /**
  * ||a − b|| / ||b|| over all elements (0 when both are zero); NaN anywhere gives Infinity.

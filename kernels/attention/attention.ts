@@ -14,6 +14,18 @@ import src from "./attention.wgsl" with { type: "text" };
 import combineSrc from "./attention_combine.wgsl" with { type: "text" };
 import rowsSrc from "./attention_rows.wgsl" with { type: "text" };
 import { placeholders, selectVariant } from "./_shared.ts";
+import {
+  ATTENTION_SPLIT_TARGET,
+  attentionAdapterKind,
+  attentionCandidates,
+  attentionQueryTile,
+  attentionShapeClass,
+  type AttentionVariant,
+  attentionVariantFor,
+  kernelsFingerprint,
+} from "./tuning_table.ts";
+
+export * from "./tuning_table.ts";
 
 /**
  * A strided view of per-head vectors: element (batch b, position s, head h, lane i) is at
@@ -38,8 +50,11 @@ export interface AttentionOperand {
  * (variable block sizes; the first start must be 0), or a prebuilt `BlockTable` (no upload).
  */
 export interface BlockSpec {
+  /** One block size b for every block. */
   blockSize?: number;
+  /** Explicit block start positions, ascending, the first 0. */
   blockStarts?: readonly number[];
+  /** A prebuilt, already uploaded block table. */
   blocks?: BlockTable;
 }
 
@@ -65,16 +80,23 @@ export type AttentionMask =
 
 /** Arguments of `attention`. */
 export interface AttentionArgs {
+  /** Queries `[B, Sq, H·D]` (strided view). */
   q: AttentionOperand;
+  /** Keys `[B, Sk, H·D]` (strided view). */
   k: AttentionOperand;
+  /** Values `[B, Sk, H·D]` (strided view). */
   v: AttentionOperand;
+  /** Batch size B. */
   batch: number;
+  /** Number of heads H. */
   heads: number;
+  /** Size of each head D. */
   headDim: number;
   /** Number of query positions (Sq). */
   seqQ: number;
   /** Number of key/value positions (Sk). */
   seqK: number;
+  /** Which keys each query may see. */
   mask: AttentionMask;
   /** Softmax scale, 1/√D when omitted. */
   scale?: number;
@@ -88,6 +110,11 @@ export interface AttentionArgs {
    * would otherwise occupy a handful of workgroups. 1 disables it.
    */
   split?: number;
+  /**
+   * Forces a kernel (tests, benchmarks, the tuner); by default the adapter's tuning table or
+   * its defaults pick one (`attentionVariantFor`).
+   */
+  variant?: AttentionVariant;
 }
 
 /** Block bounds uploaded once: for each position, the start and end of its block (i32 pairs). */
@@ -119,6 +146,7 @@ export class BlockTable {
     this.tensor.dispose();
   }
 
+  /** Releases the table's buffer (for `using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -152,19 +180,21 @@ export function blockBounds(starts: readonly number[], length: number): Int32Arr
   return out;
 }
 
-/** Rows per workgroup: one subgroup (8 lanes) on CPU drivers, wider on real GPUs. */
-/** Query rows up to which a CPU driver runs the row-per-subgroup kernel. */
-const ROWS_KERNEL_MAX_SQ = 4;
-
 /**
- * Whether `attention_rows.wgsl` serves these arguments: a CPU driver with subgroups of ≥ 8
- * lanes, every key visible (full / cached), few query rows and many keys (sampling with a KV
- * cache), where the query-tiled kernel leaves most lanes idle.
+ * The kernel for a call: the forced one, else the tuning table's (or the adapter kind's
+ * default) for the call's shape class. `rows` serves only `decode` calls (few query rows,
+ * every key visible, vec4 operands) on adapters with subgroups of ≥ 8 lanes.
  */
-function rowsKernelFits(gpu: Gpu, a: AttentionArgs): boolean {
-  return gpu.info.isSoftware && gpu.features.subgroups && gpu.info.subgroupMinSize >= 8 &&
-    (a.mask.kind === "cached" || a.mask.kind === "full") && a.seqQ <= ROWS_KERNEL_MAX_SQ &&
-    a.seqK >= 64 && a.headDim <= 128;
+function chooseVariant(gpu: Gpu, a: AttentionArgs, vec: boolean): AttentionVariant {
+  const cls = attentionShapeClass({ ...a, mask: a.mask.kind, vec });
+  if (a.variant === undefined) return attentionVariantFor(gpu, cls, ATTENTION_KERNELS_ID);
+  if (a.variant === "rows" && !attentionCandidates(gpu, cls).includes("rows")) {
+    throw new ShapeError(
+      "attention: variant 'rows' needs ≤ 4 vec4-aligned query rows seeing ≥ 64 keys (full or " +
+        "cached mask, no split) on an adapter with subgroups of ≥ 8 lanes; use a tiled variant",
+    );
+  }
+  return a.variant;
 }
 
 function rowsAttention(gpu: Gpu, a: AttentionArgs, out: Tensor, lse: Tensor | null): void {
@@ -205,7 +235,8 @@ function splitKeys(
   let n = forced ?? 1;
   if (forced === undefined) {
     const cores = globalThis.navigator?.hardwareConcurrency ?? 4;
-    const target = gpu.info.isSoftware ? 4 * cores : 512;
+    const aim = ATTENTION_SPLIT_TARGET[attentionAdapterKind(gpu)];
+    const target = aim.perCore ? aim.workgroups * cores : aim.workgroups;
     if (workgroups < target && seqK >= 128) {
       n = Math.min(Math.ceil(target / workgroups), Math.floor(seqK / 64));
     }
@@ -218,14 +249,18 @@ function splitKeys(
   return { nsplit: n === 1 ? 1 : Math.ceil(seqK / splitLen), splitLen: n === 1 ? seqK : splitLen };
 }
 
+/** Query rows per workgroup of the tiled kernel for calls of the `tiled` class on `gpu`. */
 function queryTile(gpu: Gpu): number {
-  return gpu.info.isSoftware ? 8 : 32;
+  return attentionQueryTile(attentionVariantFor(gpu, "tiled", ATTENTION_KERNELS_ID));
 }
 
 /** Keys per chunk between two softmax rescales. */
 const KC = 4;
 
 const MODE = { full: 0, cached: 0, causal: 1, blockCausal: 2, bdTrain: 3 } as const;
+
+/** Two intervals [x, y) ∪ [z, w) (an empty one has y ≤ x). */
+export type Intervals = [number, number, number, number];
 
 /**
  * Visible key intervals of query row r, as [x, y, z, w] for [x, y) ∪ [z, w). Mirrors `ranges`
@@ -236,28 +271,45 @@ export function visibleRanges(
   seqQ: number,
   seqK: number,
   r: number,
-): [number, number, number, number] {
+): Intervals {
+  return visibleKeys(mask, seqQ, seqK)(r);
+}
+
+/**
+ * The host's one copy of the mask's visible intervals: for each query row, the keys it sees
+ * (the block table is built once per call, not per row). Sq = Sk for `bdTrain`; for `causal`
+ * and `blockCausal` the queries are the last Sq of Sk positions.
+ */
+export function visibleKeys(
+  mask: AttentionMask,
+  seqQ: number,
+  seqK: number,
+): (r: number) => Intervals {
   const shift = seqK - seqQ;
   const bounds = hostBlocks(mask, seqQ, seqK);
   switch (mask.kind) {
     case "causal":
-      return [0, r + shift + 1, 0, 0];
+      return (r) => [0, r + shift + 1, 0, 0];
     case "blockCausal":
-      return [0, bounds!(r + shift)[1], 0, 0];
+      return (r) => [0, bounds!(r + shift)[1], 0, 0];
     case "bdTrain": {
       const l = seqQ / 2;
-      if (r < l) {
+      return (r) => {
+        if (r >= l) return [0, 0, l, l + bounds!(r - l)[1]];
         const [s, e] = bounds!(r);
         return [s, e, l, l + s];
-      }
-      return [0, 0, l, l + bounds!(r - l)[1]];
+      };
     }
     default:
-      return [0, seqK, 0, 0];
+      return () => [0, seqK, 0, 0];
   }
 }
 
-function hostBlocks(
+/**
+ * The block [start, end) holding each position, for block masks (null for the others):
+ * positions of the x_t half for `bdTrain`, of the keys for `blockCausal`.
+ */
+export function hostBlocks(
   mask: AttentionMask,
   seqQ: number,
   seqK: number,
@@ -342,6 +394,14 @@ export function qkvOperands(
 
 const SRC_VEC = selectVariant(src, true);
 const SRC_SCALAR = selectVariant(src, false);
+
+/**
+ * Identifies the attention kernels a tuning table was measured with: a version number plus a
+ * hash of the forward kernels' WGSL and the key chunk, so a table goes stale when one changes.
+ */
+export const ATTENTION_KERNELS_ID: string = `1-${
+  kernelsFingerprint([src, rowsSrc, combineSrc, `KC=${KC}`])
+}`;
 
 function checkOperand(name: string, op: AttentionOperand, a: AttentionArgs, seq: number): void {
   op.tensor.expectDtype("f32", `attention ${name}`);
@@ -464,13 +524,14 @@ export function attention(a: AttentionArgs): { out: Tensor; lse: Tensor | null }
     ) && out.offset % 16 === 0;
   const unit = vec ? 4 : 1;
 
-  if (vec && a.split === undefined && rowsKernelFits(gpu, a)) {
+  const variant = chooseVariant(gpu, a, vec);
+  if (variant === "rows") {
     rowsAttention(gpu, a, out, lse);
     return { out, lse };
   }
   const n = mask.kind === "bdTrain" ? seqQ / 2 : seqK;
   const blocks = resolveBlocks(gpu, mask, n);
-  const qt = queryTile(gpu);
+  const qt = attentionQueryTile(variant);
   const tiles = Math.ceil(seqQ / qt);
   const { nsplit, splitLen } = splitKeys(gpu, a.split, tiles * heads * batch, seqK);
   const kernel = gpu.kernel({

@@ -22,7 +22,10 @@ import {
   type AttentionOperand,
   blockBounds,
   type BlockTable,
+  hostBlocks,
+  type Intervals,
   qkvOperands,
+  visibleKeys,
 } from "./attention.ts";
 import src from "./attention_backward.wgsl" with { type: "text" };
 import { placeholders, selectVariant } from "./_shared.ts";
@@ -38,8 +41,11 @@ export interface AttentionBackwardArgs {
   lse: Tensor;
   /** Gradient of the loss with respect to `o`, `[B, S, d]`. */
   dout: Tensor;
+  /** Batch size B. */
   batch: number;
+  /** Number of heads H (d = H·D). */
   heads: number;
+  /** Sequence length S. */
   seq: number;
   /** The forward's mask (`cached` is not meaningful here; Sq = Sk = seq). */
   mask: AttentionMask;
@@ -51,8 +57,11 @@ export interface AttentionBackwardArgs {
 
 /** Arguments of `attentionBackwardOperands` (strided q/k/v and gradient views). */
 export interface AttentionBackwardOperandArgs {
+  /** The forward's queries `[B, Sq, H·D]`. */
   q: AttentionOperand;
+  /** The forward's keys `[B, Sk, H·D]`. */
   k: AttentionOperand;
+  /** The forward's values `[B, Sk, H·D]`. */
   v: AttentionOperand;
   /** The forward's output `[B, Sq, H·D]`. */
   o: Tensor;
@@ -60,12 +69,19 @@ export interface AttentionBackwardOperandArgs {
   lse: Tensor;
   /** Gradient of the loss with respect to `o`, `[B, Sq, H·D]`. */
   dout: Tensor;
+  /** Batch size B. */
   batch: number;
+  /** Number of heads H. */
   heads: number;
+  /** Size of each head D. */
   headDim: number;
+  /** Number of query positions (Sq). */
   seqQ: number;
+  /** Number of key/value positions (Sk). */
   seqK: number;
+  /** The forward's mask. */
   mask: AttentionMask;
+  /** The forward's softmax scale, 1/√D when omitted. */
   scale?: number;
   /** Where dq goes (`[B, Sq, H·D]` allocated when omitted); each element of the view is written. */
   dq?: AttentionOperand;
@@ -77,8 +93,11 @@ export interface AttentionBackwardOperandArgs {
 
 /** The tensors holding the gradient views (the same tensor three times in the qkv form). */
 export interface AttentionGrads {
+  /** Tensor holding the dq view. */
   dq: Tensor;
+  /** Tensor holding the dk view. */
   dk: Tensor;
+  /** Tensor holding the dv view. */
   dv: Tensor;
 }
 
@@ -96,58 +115,29 @@ function rowTile(gpu: Gpu): number {
   return gpu.info.isSoftware ? 8 : 32;
 }
 
-/** (start, end) of the block holding a position, for the block masks (host side). */
-function hostBlockOf(mask: AttentionMask, n: number): (pos: number) => [number, number] {
-  if (mask.kind !== "blockCausal" && mask.kind !== "bdTrain") return () => [0, n];
-  const starts = mask.blocks?.starts ?? mask.blockStarts;
-  if (starts) {
-    const t = blockBounds(starts, n);
-    return (pos) => [t[2 * pos], t[2 * pos + 1]];
-  }
-  const b = mask.blockSize!;
-  return (pos) => {
-    const s = Math.floor(pos / b) * b;
-    return [s, Math.min(s + b, n)];
-  };
-}
-
-/** Two intervals [x, y) ∪ [z, w) (an empty one has y ≤ x). */
-export type Intervals = [number, number, number, number];
-
 /**
- * The mask as intervals, both ways: the keys query row r sees (as the forward's
- * `visibleRanges`) and the query rows that see key j (the transpose). Sq = Sk for `bdTrain`;
- * for `causal` and `blockCausal` the queries are the last Sq of Sk positions.
+ * The mask as intervals, both ways: the keys query row r sees (the forward's `visibleKeys`)
+ * and the query rows that see key j (the transpose). Sq = Sk for `bdTrain`; for `causal` and
+ * `blockCausal` the queries are the last Sq of Sk positions.
  */
 export function maskIntervals(
   mask: AttentionMask,
   seqQ: number,
   seqK: number,
 ): { keysOf(r: number): Intervals; queriesOf(j: number): Intervals } {
+  const keysOf = visibleKeys(mask, seqQ, seqK);
   const shift = seqK - seqQ;
+  const blockOf = hostBlocks(mask, seqQ, seqK)!;
   switch (mask.kind) {
     case "causal":
-      return {
-        keysOf: (r) => [0, r + shift + 1, 0, 0],
-        queriesOf: (j) => [Math.max(0, j - shift), seqQ, 0, 0],
-      };
-    case "blockCausal": {
-      const blockOf = hostBlockOf(mask, seqK);
-      return {
-        keysOf: (r) => [0, blockOf(r + shift)[1], 0, 0],
-        // The key's block starts at or before the row's position.
-        queriesOf: (j) => [Math.max(0, blockOf(j)[0] - shift), seqQ, 0, 0],
-      };
-    }
+      return { keysOf, queriesOf: (j) => [Math.max(0, j - shift), seqQ, 0, 0] };
+    case "blockCausal":
+      // The key's block starts at or before the row's position.
+      return { keysOf, queriesOf: (j) => [Math.max(0, blockOf(j)[0] - shift), seqQ, 0, 0] };
     case "bdTrain": {
       const l = seqQ / 2;
-      const blockOf = hostBlockOf(mask, l);
       return {
-        keysOf: (r) => {
-          if (r >= l) return [0, 0, l, l + blockOf(r - l)[1]];
-          const [s, e] = blockOf(r);
-          return [s, e, l, l + s];
-        },
+        keysOf,
         queriesOf: (j) => {
           // x_t key: the x_t rows of its block (M_BD).
           if (j < l) return [...blockOf(j), 0, 0];
@@ -158,7 +148,7 @@ export function maskIntervals(
       };
     }
     default:
-      return { keysOf: () => [0, seqK, 0, 0], queriesOf: () => [0, seqQ, 0, 0] };
+      return { keysOf, queriesOf: () => [0, seqQ, 0, 0] };
   }
 }
 

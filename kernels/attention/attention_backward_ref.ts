@@ -10,8 +10,11 @@ import { type HostOperand, maskAllowed, type RefShape } from "./attention_ref.ts
 
 /** Gradients `[B, Sq, H·D]` (dq) and `[B, Sk, H·D]` (dk, dv), heads concatenated head-major. */
 export interface AttentionGradsRef {
+  /** Gradient of the queries, `[B, Sq, H·D]`. */
   dq: Float64Array;
+  /** Gradient of the keys, `[B, Sk, H·D]`. */
   dk: Float64Array;
+  /** Gradient of the values, `[B, Sk, H·D]`. */
   dv: Float64Array;
 }
 

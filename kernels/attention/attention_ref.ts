@@ -8,10 +8,15 @@ import type { AttentionMask } from "./attention.ts";
 
 /** A host array with the same strided layout as an `AttentionOperand`. */
 export interface HostOperand {
+  /** The elements. */
   data: ArrayLike<number>;
+  /** Elements between consecutive positions. */
   rowStride: number;
+  /** Elements between consecutive batch rows. */
   batchStride: number;
+  /** Index of the first element (default 0). */
   offset?: number;
+  /** Elements between consecutive heads (default D). */
   headStride?: number;
 }
 
@@ -68,11 +73,17 @@ export function maskMatrix(mask: AttentionMask, seqQ: number, seqK: number): boo
 
 /** Shape of a reference call. */
 export interface RefShape {
+  /** Batch size B. */
   batch: number;
+  /** Number of heads H. */
   heads: number;
+  /** Size of each head D. */
   headDim: number;
+  /** Number of query positions (Sq). */
   seqQ: number;
+  /** Number of key/value positions (Sk). */
   seqK: number;
+  /** Softmax scale, 1/√D when omitted. */
   scale?: number;
 }
 

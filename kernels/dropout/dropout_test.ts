@@ -3,7 +3,7 @@ import { assertClose, freshSeed, gpuTest, poisoned, Rng } from "@blockdiff/core/
 import { ShapeError, Tensor } from "@blockdiff/core";
 import { dropout, dropoutBackward } from "./dropout.ts";
 import { dropoutRef } from "./dropout_ref.ts";
-import { finiteDifferenceError, sampleIndices } from "../log_softmax/_finite_diff.ts";
+import { finiteDifferenceError, sampleIndices } from "../_finite_diff.ts";
 
 // Kept values are x·f32(1/(1 − p)): one rounding of the scale and one of the product.
 const TOL = 1e-6;

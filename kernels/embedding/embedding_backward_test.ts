@@ -4,7 +4,7 @@ import { ShapeError, Tensor } from "@blockdiff/core";
 import { buildEmbeddingCsr, embeddingBackward, uploadEmbeddingCsr } from "./embedding_backward.ts";
 import { embeddingBackwardRef } from "./embedding_backward_ref.ts";
 import { embeddingRef } from "./embedding_ref.ts";
-import { finiteDifferenceError, sampleIndices } from "../log_softmax/_finite_diff.ts";
+import { finiteDifferenceError, sampleIndices } from "../_finite_diff.ts";
 
 /** Ids with many repeats (a Zipf-like skew towards small ids), as real batches have. */
 function skewedIds(rng: Rng, count: number, vocab: number): Int32Array {

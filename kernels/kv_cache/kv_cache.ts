@@ -16,10 +16,13 @@ const BINDINGS = ["read", "read", "write", "write", "read", "uniform"] as const;
 
 /** Shape of a cache. */
 export interface KvCacheOptions {
+  /** Batch size B. */
   batch: number;
   /** Window W: the most positions the cache holds (1024 in the reference). */
   capacity: number;
+  /** Number of heads H. */
   heads: number;
+  /** Size of each head D (d = H·D). */
   headDim: number;
 }
 
@@ -34,10 +37,15 @@ export interface KvCacheOptions {
  * attention operands after `commit`, not before.
  */
 export class KvCache {
+  /** The device the cache lives on. */
   readonly gpu: Gpu;
+  /** Batch size B. */
   readonly batch: number;
+  /** Window W: the most positions held. */
   readonly capacity: number;
+  /** Number of heads H. */
   readonly heads: number;
+  /** Size of each head D. */
   readonly headDim: number;
   #k: Tensor;
   #v: Tensor;
@@ -48,6 +56,7 @@ export class KvCache {
   readonly #committed: number[] = [];
   readonly #tables = new Map<number, Tensor>();
 
+  /** Allocates an empty cache; throws ShapeError unless every option is an integer ≥ 1. */
   constructor(gpu: Gpu, opts: KvCacheOptions) {
     const { batch, capacity, heads, headDim } = opts;
     for (const [what, x] of Object.entries(opts)) {
@@ -291,6 +300,7 @@ export class KvCache {
     this.#tables.clear();
   }
 
+  /** Releases every buffer of the cache (for `using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }

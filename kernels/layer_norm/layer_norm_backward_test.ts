@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, freshSeed, gpuTest, poisoned, Rng } from "@blockdiff/core/testing";
 import { ShapeError, Tensor } from "@blockdiff/core";
-import { assertGradient, centralDifferences, pick, sampleIndices } from "../col_sum/grad_check.ts";
+import { assertGradient, centralDifferences, pick, sampleIndices } from "../_finite_diff.ts";
 import { layerNormBackward } from "./layer_norm_backward.ts";
 import { layerNormBackwardRef } from "./layer_norm_backward_ref.ts";
 import { layerNormRef } from "./layer_norm_ref.ts";

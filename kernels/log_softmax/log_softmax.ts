@@ -6,13 +6,9 @@
  * @module
  */
 import { type Gpu, grid1d, Tensor, Uniforms } from "@blockdiff/core";
-import { maskColumn, rowOpSetup, rowsOf } from "../softmax/_rows.ts";
-import rowStats from "../softmax/row_stats.wgsl" with { type: "text" };
+import { launchRowOp, maskColumn, ROW_STATS_WGSL, ROW_WG, rowsOf } from "../softmax/_rows.ts";
 import src from "./log_softmax.wgsl" with { type: "text" };
 import gatherSrc from "./log_softmax_gather.wgsl" with { type: "text" };
-
-/** Lanes per row: a power of two (the tree reduction halves it). */
-const WG = 256;
 
 /** Options of {@linkcode logSoftmax}. */
 export interface LogSoftmaxOptions {
@@ -33,17 +29,7 @@ export interface LogSoftmaxOptions {
  * @param x logits [..., n] (f32)
  */
 export function logSoftmax(x: Tensor, opts: LogSoftmaxOptions = {}): Tensor {
-  const gpu: Gpu = x.gpu;
-  const { rows, n, mask, scale, out } = rowOpSetup(x, opts, "logSoftmax");
-  const kernel = gpu.kernel({
-    name: "log_softmax",
-    code: src + rowStats,
-    params: { WG },
-    bindings: ["read", "write", "uniform"],
-  });
-  const u = new Uniforms().u32(rows).u32(n).i32(mask).f32(scale).f32(-Infinity);
-  gpu.dispatch(kernel, [x, out], u.bytes(), grid1d(rows, 1));
-  return out;
+  return launchRowOp(x, opts, "logSoftmax", "log_softmax", src);
 }
 
 /** Options of {@linkcode logSoftmaxGather}. */
@@ -92,8 +78,8 @@ export function logSoftmaxGather(
   const lse = opts.lse ?? Tensor.empty(gpu, rowShape);
   const kernel = gpu.kernel({
     name: "log_softmax_gather",
-    code: gatherSrc + rowStats,
-    params: { WG },
+    code: gatherSrc + ROW_STATS_WGSL,
+    params: { WG: ROW_WG },
     bindings: ["read", "read", "write", "write", "uniform"],
   });
   const u = new Uniforms().u32(rows).u32(n).i32(mask).f32(1).f32(-Infinity).f32(NaN);

@@ -5,7 +5,7 @@ import { logSoftmaxGather } from "./log_softmax.ts";
 import { logSoftmaxGatherBackward } from "./log_softmax_backward.ts";
 import { logSoftmaxGatherBackwardRef } from "./log_softmax_backward_ref.ts";
 import { logSoftmaxGatherRef } from "./log_softmax_ref.ts";
-import { finiteDifferenceError, sampleIndices } from "./_finite_diff.ts";
+import { finiteDifferenceError, sampleIndices } from "../_finite_diff.ts";
 
 // softmax = exp(x − lse) with the f32 lse of the forward, which carries a few ulp of |lse| (≈ 10
 // for these logits, so ~1e-6 absolute): the gradient's normwise error stays near 1e-7–1e-6.

@@ -59,7 +59,9 @@ const GEMV_WG = 64;
 
 /** What `matmulVariantFor` needs to know of a product besides its row count. */
 export interface MatmulShapeHint {
+  /** A is read transposed. */
   transA?: boolean;
+  /** B is read transposed. */
   transB?: boolean;
   /** Inner size K. */
   k?: number;

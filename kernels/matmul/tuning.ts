@@ -7,7 +7,7 @@
  * keeps them in a file per adapter).
  * @module
  */
-import { DeviceLostError, type Gpu, Tensor } from "@blockdiff/core";
+import { DeviceLostError, type Gpu, mulberry32, Tensor } from "@blockdiff/core";
 import { matmul, MATMUL_KERNELS_ID, matmulRuleVariant, type MatmulVariant } from "./matmul.ts";
 import {
   MATMUL_SHAPE_CLASSES,
@@ -69,16 +69,11 @@ const TOLERANCE = 1e-4;
 /** Most rows of a product checked against a float64 reference. */
 const CHECKED_ROWS = 6;
 
-/** mulberry32: uniform operands in [-1, 1) without depending on test helpers. */
+/** Uniform operands in [-1, 1) (core's seeded generator, not the test helpers). */
 function uniforms(n: number, seed: number): Float32Array {
+  const rand = mulberry32(seed);
   const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = 2 * (((t ^ (t >>> 14)) >>> 0) / 4294967296) - 1;
-  }
+  for (let i = 0; i < n; i++) out[i] = 2 * rand() - 1;
   return out;
 }
 

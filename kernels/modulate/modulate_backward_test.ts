@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, freshSeed, gpuTest, poisoned, Rng } from "@blockdiff/core/testing";
 import { ShapeError, Tensor } from "@blockdiff/core";
-import { assertGradient, centralDifferences, pick, sampleIndices } from "../col_sum/grad_check.ts";
+import { assertGradient, centralDifferences, pick, sampleIndices } from "../_finite_diff.ts";
 import { modulateBackward } from "./modulate_backward.ts";
 import { modulateBackwardRef } from "./modulate_backward_ref.ts";
 import { modulateRef } from "./modulate_ref.ts";

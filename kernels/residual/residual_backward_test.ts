@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, freshSeed, gpuTest, poisoned, Rng } from "@blockdiff/core/testing";
 import { ShapeError, Tensor } from "@blockdiff/core";
-import { assertGradient, centralDifferences, pick, sampleIndices } from "../col_sum/grad_check.ts";
+import { assertGradient, centralDifferences, pick, sampleIndices } from "../_finite_diff.ts";
 import { residualBackward } from "./residual_backward.ts";
 import { residualBackwardRef } from "./residual_backward_ref.ts";
 import { residualRef } from "./residual_ref.ts";

@@ -3,7 +3,7 @@ import { assertClose, freshSeed, gpuTest, poisoned, Rng } from "@blockdiff/core/
 import { type Gpu, ShapeError, Tensor } from "@blockdiff/core";
 import { seddLoss, seddLossBackward } from "./sedd_loss.ts";
 import { seddLossBackwardRef, seddLossRef, type SeddRefInputs } from "./sedd_loss_ref.ts";
-import { finiteDifferenceError, sampleIndices } from "../log_softmax/_finite_diff.ts";
+import { finiteDifferenceError, sampleIndices } from "../_finite_diff.ts";
 
 // Every term of the kernel's loss is non-negative (see sedd_loss.wgsl), so the f32 result carries
 // only the rounding of exp (a few ulp) and of the per-lane sums plus tree (≲ 1e-6 at V = 50258).

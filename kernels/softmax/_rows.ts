@@ -1,9 +1,17 @@
 /**
- * Argument checks shared by the row-wise launchers (softmax, log_softmax). Private to the
- * kernels package: not re-exported by kernels/mod.ts.
+ * Argument checks and the one launcher shared by the row-wise ops (softmax, log_softmax):
+ * one workgroup per row over `row_stats.wgsl`'s reductions. Private to the kernels package:
+ * not re-exported by kernels/mod.ts.
  * @module
  */
-import { formatShape, ShapeError, Tensor } from "@blockdiff/core";
+import { formatShape, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
+import rowStats from "./row_stats.wgsl" with { type: "text" };
+
+/** The shared row reductions (`row_stats.wgsl`), appended to every row-wise kernel. */
+export const ROW_STATS_WGSL: string = rowStats;
+
+/** Lanes per row: a power of two (the tree reduction halves it). */
+export const ROW_WG = 256;
 
 /**
  * Checks a row-wise op's input and returns `[rows, n]` (n = last axis).
@@ -69,4 +77,30 @@ export function rowOpSetup(
     throw new ShapeError(`${what}: out must not share x's buffer; pass a separate tensor`);
   }
   return { rows, n, mask, scale, out };
+}
+
+/**
+ * Launches an elementwise-output row op (`softmax`, `log_softmax`): checks x and the options,
+ * and runs `code` (with the row reductions appended) one workgroup per row on uniforms
+ * (rows, n, excluded column, 1/T, −inf).
+ * @param what op name for error messages
+ * @param name kernel name
+ */
+export function launchRowOp(
+  x: Tensor,
+  opts: { maskId?: number; temperature?: number; out?: Tensor },
+  what: string,
+  name: string,
+  code: string,
+): Tensor {
+  const { rows, n, mask, scale, out } = rowOpSetup(x, opts, what);
+  const kernel = x.gpu.kernel({
+    name,
+    code: code + ROW_STATS_WGSL,
+    params: { WG: ROW_WG },
+    bindings: ["read", "write", "uniform"],
+  });
+  const u = new Uniforms().u32(rows).u32(n).i32(mask).f32(scale).f32(-Infinity);
+  x.gpu.dispatch(kernel, [x, out], u.bytes(), grid1d(rows, 1));
+  return out;
 }

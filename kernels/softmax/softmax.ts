@@ -3,13 +3,9 @@
  * safe for −inf logits. Used by the samplers on logits of up to ~50k columns.
  * @module
  */
-import { type Gpu, grid1d, type Tensor, Uniforms } from "@blockdiff/core";
-import { rowOpSetup } from "./_rows.ts";
-import rowStats from "./row_stats.wgsl" with { type: "text" };
+import type { Tensor } from "@blockdiff/core";
+import { launchRowOp } from "./_rows.ts";
 import src from "./softmax.wgsl" with { type: "text" };
-
-/** Lanes per row: a power of two (the tree reduction halves it). */
-const WG = 256;
 
 /** Options of {@linkcode softmax}. */
 export interface SoftmaxOptions {
@@ -30,15 +26,5 @@ export interface SoftmaxOptions {
  * @param x logits [..., n] (f32)
  */
 export function softmax(x: Tensor, opts: SoftmaxOptions = {}): Tensor {
-  const gpu: Gpu = x.gpu;
-  const { rows, n, mask, scale, out } = rowOpSetup(x, opts, "softmax");
-  const kernel = gpu.kernel({
-    name: "softmax",
-    code: src + rowStats,
-    params: { WG },
-    bindings: ["read", "write", "uniform"],
-  });
-  const u = new Uniforms().u32(rows).u32(n).i32(mask).f32(scale).f32(-Infinity);
-  gpu.dispatch(kernel, [x, out], u.bytes(), grid1d(rows, 1));
-  return out;
+  return launchRowOp(x, opts, "softmax", "softmax", src);
 }

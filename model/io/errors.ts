@@ -7,6 +7,7 @@ import { BlockdiffError } from "@blockdiff/core";
 
 /** A file could not be read or written (missing, permission, disk full, killed writer). */
 export class IoError extends BlockdiffError {
+  /** Exit code 6: the input is the user's to fix. */
   override readonly exitCode = 6;
 }
 
@@ -18,5 +19,6 @@ export class CheckpointError extends IoError {}
 
 /** A model configuration is inconsistent (e.g. hidden size not divisible by the head count). */
 export class ConfigError extends BlockdiffError {
+  /** Exit code 2, as for a usage error. */
   override readonly exitCode = 2;
 }

@@ -25,3 +25,6 @@ export {
 export * from "./model_config.ts";
 export * from "./hf_config.ts";
 export * from "./hf_params.ts";
+// Types these formats take or return, so this entry's documentation is whole.
+export type { AtomicWriteOptions, Sink } from "./_atomic.ts";
+export type * from "@blockdiff/core";

@@ -24,9 +24,13 @@ export interface ModelMeta {
 
 /** A loaded model directory. */
 export interface ModelDir {
+  /** The directory it was loaded from. */
   dir: string;
+  /** The model configuration (`config.json`). */
   config: ModelConfig;
+  /** The weights, by Hugging Face key. */
   tensors: TensorMap;
+  /** blockdiff's metadata about the model. */
   meta: ModelMeta;
 }
 

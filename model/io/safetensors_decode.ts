@@ -78,3 +78,6 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<memory>"): Safeten
   }
   return { tensors, metadata: header.metadata ? { ...header.metadata } : null };
 }
+// Types the decoder returns, so this entry's documentation is whole.
+export type * from "./host_tensor.ts";
+export type * from "./safetensors_header.ts";

@@ -60,6 +60,7 @@ export interface ForwardInput {
   logitsRows?: number;
   /** Dropout stream: seed and a per-step offset (training only). */
   dropoutSeed?: number;
+  /** Per-step offset into the dropout stream of `dropoutSeed`. */
   dropoutOffset?: number;
 }
 
@@ -74,15 +75,20 @@ export function halfWeightsPay(gpu: Gpu): boolean {
 
 /** The backbone bound to its parameters. */
 export class Dit implements Disposable {
+  /** The device the parameters live on. */
   readonly gpu: Gpu;
+  /** The model configuration (same as `params.config`). */
   readonly config: ModelConfig;
+  /** The parameters, owned by the caller. */
   readonly params: ParamSet;
+  /** Channels per attention head: hidden size / heads. */
   readonly headDim: number;
   readonly #rotary: RotaryTable;
   readonly #blockTables = new Map<string, BlockTable>();
   #zeroSigma: Tensor | null = null;
   #half = false;
 
+  /** Binds `params` on `gpu` and builds a rotary table of max(2048, 2·length) positions. */
   constructor(gpu: Gpu, params: ParamSet) {
     this.gpu = gpu;
     this.config = params.config;
@@ -425,6 +431,7 @@ export class Dit implements Disposable {
     }
   }
 
+  /** Same as {@link Dit.dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -162,8 +162,11 @@ export function act(g: Graph, x: Var, op: "gelu" | "silu"): Var {
 
 /** adaLN modulation chunks taken from a `[B, n·d]` Var. */
 export interface ModVar {
+  /** The modulation Var, `[B, n·d]`. */
   mod: Var;
+  /** Index of the shift chunk (width d) in `mod`. */
   shift: number;
+  /** Index of the scale chunk (width d) in `mod`. */
   scale: number;
 }
 

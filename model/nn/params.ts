@@ -50,10 +50,13 @@ export function initialValues(
 
 /** A model's parameters, by Hugging Face key, in `expectedParameters` order. */
 export class ParamSet implements Disposable {
+  /** The configuration the parameters are shaped for. */
   readonly config: ModelConfig;
+  /** The parameters in `expectedParameters` order. */
   readonly list: readonly Param[];
   readonly #byName: Map<string, Param>;
 
+  /** Wraps `list` (taking ownership) and indexes it by name. */
   constructor(config: ModelConfig, list: Param[]) {
     this.config = config;
     this.list = list;
@@ -127,10 +130,12 @@ export class ParamSet implements Disposable {
   }
 
   /** Releases every parameter and gradient buffer. */
+  /** Releases every parameter's tensors. */
   dispose(): void {
     for (const p of this.list) p.dispose();
   }
 
+  /** Same as {@link ParamSet.dispose}, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

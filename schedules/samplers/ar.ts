@@ -1,12 +1,11 @@
 /**
  * Autoregressive sampling: BOS, the prompt, then one token per network call drawn
- * from the temperature/nucleus-processed next-token distribution. The reference's Gumbel-max
- * draw is replaced by an inverse-CDF draw of the same distribution.
+ * from the temperature/nucleus-processed next-token distribution (the token of the model's
+ * draw record). The reference's Gumbel-max draw is replaced by an inverse-CDF draw of the same
+ * distribution.
  * @module
  */
 import type { NextTokenModel } from "./denoiser.ts";
-import { drawCategorical } from "./categorical.ts";
-import { toProbabilities } from "./probabilities.ts";
 import { checkStop, type StopDecision } from "./stop_rules.ts";
 import { prefixes } from "./prompt.ts";
 import { SamplerRng } from "./rng.ts";
@@ -17,7 +16,7 @@ import { finishRows, type SamplerCommon, type SampleResult } from "./semi_ar.ts"
  * then one per generated token (a cached model may run several passes inside the first).
  */
 export async function arSample(model: NextTokenModel, opts: SamplerCommon): Promise<SampleResult> {
-  const B = model.batch, V = model.vocab;
+  const B = model.batch;
   const probOpts = { ...opts.probabilities, maskId: opts.maskId };
   const rules = opts.stopRules ?? [];
   const rng = new SamplerRng(opts.seed);
@@ -26,14 +25,9 @@ export async function arSample(model: NextTokenModel, opts: SamplerCommon): Prom
   if (P >= opts.length) throw new RangeError(`prompt of ${P} tokens leaves nothing to generate`);
   const stops: (StopDecision | null)[] = new Array(B).fill(null);
   await model.reset();
-  // Device-side draws use the same uniform per row as the host path, so a seed gives the same
-  // tokens either way (up to float32 rounding at a CDF boundary).
-  const device = (opts.deviceDraws ?? true) && model.appendDraws !== undefined;
-  const call = async (tokens: Int32Array, n: number): Promise<Int32Array> => {
-    if (device) return (await model.appendDraws!(tokens, n, rng.uniforms(B), probOpts)).tokens;
-    const probs = toProbabilities(await model.append(tokens, n), B, V, probOpts);
-    return Int32Array.from({ length: B }, (_, r) => drawCategorical(probs, rng.next(), r * V, V));
-  };
+  // One uniform per row and call: the next token of each row's draw record.
+  const call = async (tokens: Int32Array, n: number): Promise<Int32Array> =>
+    (await model.append(tokens, n, rng.uniforms(B), probOpts)).tokens;
   const started = performance.now();
   let drawn = await call(Int32Array.from(seq.flat()), P);
   const prefillSeconds = (performance.now() - started) / 1000;

@@ -5,21 +5,26 @@
  * confident and a smaller one where it is not.
  * @module
  */
-import { rowConfidence, rowEntropy } from "./probabilities.ts";
+import type { DrawRecord } from "./draw_record.ts";
 
 /** What a probe pass says about the upcoming positions: per row and position, `[B, n]`. */
 export interface Probe {
+  /** Rows B. */
   batch: number;
   /** Positions probed (the probe block's size). */
   size: number;
-  /** Top-1 probability at each position (NaN where the position was already visible). */
+  /**
+   * Top-1 probability of p_θ (mask removed, at the temperature, before the nucleus filter) at
+   * each position (NaN where the position was already visible).
+   */
   confidence: Float64Array;
-  /** Natural-log entropy of p_θ at each position (NaN where visible). */
+  /** Natural-log entropy of that p_θ at each position (NaN where visible). */
   entropy: Float64Array;
 }
 
 /** Chooses the next block's size. */
 export interface BlockSizePolicy {
+  /** Label for logs, e.g. "fixed(4)". */
   readonly name: string;
   /** Allowed sizes, ascending. */
   readonly sizes: readonly number[];
@@ -50,21 +55,23 @@ export interface AdaptiveBlockOptions {
   threshold?: number;
 }
 
-/** Probe statistics from p_θ `[B, n, V]` of a probe block (visible positions are skipped). */
+/**
+ * Probe statistics from the draw records `[B·n]` of a probe block (visible positions are
+ * skipped): the top-1 probability and the entropy of the unfiltered p_θ at each position.
+ */
 export function probeFrom(
-  probs: Float64Array,
+  draws: DrawRecord,
   block: Int32Array,
   batch: number,
   size: number,
-  vocab: number,
   maskId: number,
 ): Probe {
   const confidence = new Float64Array(batch * size).fill(NaN);
   const entropy = new Float64Array(batch * size).fill(NaN);
   for (let i = 0; i < batch * size; i++) {
     if (block[i] !== maskId) continue;
-    confidence[i] = rowConfidence(probs, i * vocab, vocab);
-    entropy[i] = rowEntropy(probs, i * vocab, vocab);
+    confidence[i] = draws.maxProb[i];
+    entropy[i] = draws.entropy[i];
   }
   return { batch, size, confidence, entropy };
 }

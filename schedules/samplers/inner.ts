@@ -1,42 +1,34 @@
 /**
  * Inner (per-block) samplers: how a block of masked tokens is revealed from the network's
- * prediction p_θ (docs/design.md, "Inner samplers"). Each works on host arrays and changes only
- * masked positions, so visible tokens are carried over by construction.
+ * prediction p_θ (docs/design.md, "Inner samplers"). Each reads only the draw records of the
+ * block's positions (a token drawn from p_θ, its probability, the arg-max and its probability)
+ * and changes only masked positions, so visible tokens are carried over by construction.
  * @module
  */
-import { argmax, drawCategorical } from "./categorical.ts";
 import type { UniformSource } from "./rng.ts";
-import type { CandidateDraws } from "./denoiser.ts";
+import type { DrawRecord } from "./draw_record.ts";
 
-/** One step's inputs: the block `[B, b]` (changed in place) and p_θ `[B, b, V]`. */
+/** One step's inputs: the block `[B, b]` (changed in place) and its draw records `[B·b]`. */
 export interface InnerStep {
+  /** Tokens `[B, b]`, updated in place. */
   block: Int32Array;
-  probs: Float64Array;
+  /** Draw records `[B·b]` for the block's positions. */
+  draws: DrawRecord;
+  /** Rows B. */
   batch: number;
+  /** Block size b. */
   size: number;
-  vocab: number;
+  /** Id of the mask token. */
   maskId: number;
   /** Step index within the block, from 0. */
   step: number;
-  rng: UniformSource;
-}
-
-/**
- * One step's inputs when p_θ stays on the device: a candidate token per position, drawn from
- * p_θ (see `CandidateDraws`), instead of the probabilities themselves.
- */
-export interface DrawStep {
-  block: Int32Array;
-  draws: CandidateDraws;
-  batch: number;
-  size: number;
-  maskId: number;
-  step: number;
+  /** Uniforms for the sampler's own choices (which positions to reveal). */
   rng: UniformSource;
 }
 
 /** A per-block sampler. */
 export interface InnerSampler {
+  /** Label for logs, e.g. "ancestral(T=4)". */
   readonly name: string;
   /**
    * Diffusion time t fed to the network at `step` for a block with `masked` masked tokens
@@ -45,12 +37,6 @@ export interface InnerSampler {
   time(step: number, masked: number): number;
   /** Reveals some masked tokens; returns whether any token changed. */
   step(s: InnerStep): boolean;
-  /**
-   * The same update from per-position candidates (device-side sampling). Draws the same
-   * distribution as `step`, with the randomness consumed in another order, so a seed gives
-   * other (equally distributed) tokens than on the host path.
-   */
-  fromDraws?(s: DrawStep): boolean;
 }
 
 /** Number of masked entries of `block`. */
@@ -74,13 +60,11 @@ export function ancestral(steps: number): InnerSampler {
   return {
     name: `ancestral(T=${steps})`,
     time: (i) => Math.max(1 - i / steps, 1 / steps),
-    step: (s) =>
-      revealAncestral(s, (j) => drawCategorical(s.probs, s.rng.next(), j * s.vocab, s.vocab)),
-    fromDraws: (s) => revealAncestral(s, (j) => s.draws.tokens[j]),
+    step: revealAncestral,
   };
 
-  /** The update, with `draw(j)` giving position j's token from p_θ. */
-  function revealAncestral(s: InnerStep | DrawStep, draw: (j: number) => number): boolean {
+  /** The update; position j's token from p_θ is its drawn token. */
+  function revealAncestral(s: InnerStep): boolean {
     const t = Math.max(1 - s.step / steps, 1 / steps);
     const next = Math.max(t - 1 / steps, 0);
     const stay = next / t;
@@ -88,7 +72,7 @@ export function ancestral(steps: number): InnerSampler {
     for (let j = 0; j < s.block.length; j++) {
       if (s.block[j] !== s.maskId) continue;
       if (next > 0 && s.rng.next() < stay) continue;
-      s.block[j] = draw(j);
+      s.block[j] = s.draws.tokens[j];
       changed = true;
     }
     return changed;
@@ -105,14 +89,12 @@ export function firstHitting(): InnerSampler {
   return {
     name: "first-hitting",
     time: (_i, masked) => masked > 0 ? 1 : 0,
-    step: (s) =>
-      revealFirstHitting(s, (j) => drawCategorical(s.probs, s.rng.next(), j * s.vocab, s.vocab)),
-    fromDraws: (s) => revealFirstHitting(s, (j) => s.draws.tokens[j]),
+    step: revealFirstHitting,
   };
 }
 
-/** One uniformly chosen masked position per row gets `draw(j)`, its token from p_θ. */
-function revealFirstHitting(s: InnerStep | DrawStep, draw: (j: number) => number): boolean {
+/** One uniformly chosen masked position per row gets its drawn token from p_θ. */
+function revealFirstHitting(s: InnerStep): boolean {
   let changed = false;
   for (let r = 0; r < s.batch; r++) {
     const base = r * s.size;
@@ -120,7 +102,7 @@ function revealFirstHitting(s: InnerStep | DrawStep, draw: (j: number) => number
     for (let j = 0; j < s.size; j++) if (s.block[base + j] === s.maskId) masked.push(base + j);
     if (!masked.length) continue;
     const j = masked[Math.min(masked.length - 1, Math.floor(s.rng.next() * masked.length))];
-    s.block[j] = draw(j);
+    s.block[j] = s.draws.tokens[j];
     changed = true;
   }
   return changed;
@@ -149,28 +131,6 @@ export function confidenceUnmasking(opts: ConfidenceOptions): InnerSampler {
     name: `confidence(≥${threshold}${greedy ? ", greedy" : ""})`,
     time: (_i, masked) => masked > 0 ? 1 : 0,
     step(s) {
-      let changed = false;
-      for (let r = 0; r < s.batch; r++) {
-        let best = -1, bestP = -1, bestTok = -1;
-        const reveal: [number, number][] = [];
-        for (let j = r * s.size; j < (r + 1) * s.size; j++) {
-          if (s.block[j] !== s.maskId) continue;
-          const off = j * s.vocab;
-          const tok = greedy
-            ? argmax(s.probs, off, s.vocab)
-            : drawCategorical(s.probs, s.rng.next(), off, s.vocab);
-          const p = s.probs[off + tok];
-          if (p >= threshold) reveal.push([j, tok]);
-          if (p > bestP) [best, bestP, bestTok] = [j, p, tok];
-        }
-        if (best < 0) continue;
-        if (!reveal.length) reveal.push([best, bestTok]);
-        for (const [j, tok] of reveal) s.block[j] = tok;
-        changed = true;
-      }
-      return changed;
-    },
-    fromDraws(s) {
       const d = s.draws;
       let changed = false;
       for (let r = 0; r < s.batch; r++) {

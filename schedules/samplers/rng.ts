@@ -57,12 +57,15 @@ export interface UniformSource {
  * purpose (token draws, position choices, …) its own stream.
  */
 export class SamplerRng implements UniformSource {
+  /** The Philox key (a non-negative safe integer). */
   readonly seed: number;
+  /** Stream id; streams of one seed are independent. */
   readonly stream: number;
   #counter = 0;
   #words = new Uint32Array(4);
   #used = 4;
 
+  /** Opens stream `stream` of `seed`; throws RangeError on a seed that is not a non-negative safe integer. */
   constructor(seed: number, stream = 0) {
     if (!Number.isSafeInteger(seed) || seed < 0) {
       throw new RangeError(`SamplerRng: seed must be a non-negative safe integer, got ${seed}`);

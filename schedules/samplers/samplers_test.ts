@@ -4,14 +4,16 @@ import {
   analyticSample,
   ancestral,
   arSample,
-  type BlockDenoiser,
   confidenceUnmasking,
   entropyStop,
   eosStop,
   firstHitting,
   fixedBlockSize,
+  hostBlockDenoiser,
+  type HostBlockModel,
+  type HostNextTokenModel,
+  hostNextTokenModel,
   mdlmSample,
-  type NextTokenModel,
   type ScoreModel,
   semiArSample,
   type StepEvent,
@@ -21,9 +23,11 @@ const V = 12, MASK = 11, BOS = 10;
 
 /**
  * A host "model": logits at position i depend on the committed context and the visible
- * tokens of the block, like a real denoiser, and are peaked with `sharpness`.
+ * tokens of the block, like a real denoiser, and are peaked with `sharpness`. The samplers see
+ * it through `hostBlockDenoiser`, which turns its logits into draw records with the float64
+ * reference of the sample-draw kernel, so they run the same path as on the GPU.
  */
-class ToyDenoiser implements BlockDenoiser {
+class ToyDenoiser implements HostBlockModel {
   readonly vocab = V;
   context: number[][] = [];
   commits: Int32Array[] = [];
@@ -37,7 +41,7 @@ class ToyDenoiser implements BlockDenoiser {
     this.context = Array.from({ length: this.batch }, () => []);
     this.commits = [];
   }
-  denoise(block: Int32Array, n: number): Promise<Float32Array> {
+  logits(block: Int32Array, n: number): Float32Array {
     this.calls++;
     const out = new Float32Array(this.batch * n * V);
     for (let r = 0; r < this.batch; r++) {
@@ -55,7 +59,7 @@ class ToyDenoiser implements BlockDenoiser {
         }
       }
     }
-    return Promise.resolve(out);
+    return out;
   }
   commit(block: Int32Array, n: number): Promise<void> {
     this.commits.push(block.slice());
@@ -67,11 +71,14 @@ class ToyDenoiser implements BlockDenoiser {
 }
 
 const base = { maskId: MASK, bosId: BOS };
+/** A host block denoiser over a fresh {@link ToyDenoiser}. */
+const toy = (...args: ConstructorParameters<typeof ToyDenoiser>) =>
+  hostBlockDenoiser(new ToyDenoiser(...args));
 
 Deno.test("samplers: semi-AR block sampler", async (t) => {
   await t.step("same seed → same tokens; other seed → other tokens", async () => {
     const run = (seed: number) =>
-      semiArSample(new ToyDenoiser(2), {
+      semiArSample(toy(2), {
         ...base,
         length: 24,
         seed,
@@ -89,7 +96,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
   await t.step("committed blocks never change and the context is what was committed", async () => {
     const d = new ToyDenoiser(2);
     const events: StepEvent[] = [];
-    const r = await semiArSample(d, {
+    const r = await semiArSample(hostBlockDenoiser(d), {
       ...base,
       length: 20,
       seed: 11,
@@ -112,7 +119,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
 
   await t.step("first-hitting: one NFE per generated token", async () => {
     const d = new ToyDenoiser(1);
-    const r = await semiArSample(d, {
+    const r = await semiArSample(hostBlockDenoiser(d), {
       ...base,
       length: 16,
       seed: 2,
@@ -125,7 +132,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
 
   await t.step("x0 cache: steps that change nothing do not call the network", async () => {
     const d = new ToyDenoiser(1);
-    const r = await semiArSample(d, {
+    const r = await semiArSample(hostBlockDenoiser(d), {
       ...base,
       length: 16,
       seed: 5,
@@ -135,7 +142,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
     assert.equal(r.nfe, d.calls);
     assert.ok(r.nfe <= 15, `nfe ${r.nfe}`);
     const d2 = new ToyDenoiser(1);
-    const r2 = await semiArSample(d2, {
+    const r2 = await semiArSample(hostBlockDenoiser(d2), {
       ...base,
       length: 16,
       seed: 5,
@@ -151,7 +158,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
   await t.step("prompt: kept verbatim, full chunks committed first", async () => {
     const d = new ToyDenoiser(1);
     const prompt = [1, 2, 3, 4, 5, 6];
-    const r = await semiArSample(d, {
+    const r = await semiArSample(hostBlockDenoiser(d), {
       ...base,
       prompt,
       length: 16,
@@ -170,7 +177,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
     async () => {
       // Token 10 is both BOS and EOS; the model emits it at position 9.
       const forced = (pos: number) => (pos === 9 ? BOS : 1 + (pos % 5));
-      const r = await semiArSample(new ToyDenoiser(1, 2, forced), {
+      const r = await semiArSample(toy(1, 2, forced), {
         ...base,
         length: 32,
         seed: 0,
@@ -182,7 +189,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
       assert.equal(r.rows[0][9], BOS);
       assert.equal(r.stops[0]?.reason, "eos");
       assert.deepEqual(r.blockSizes, [4, 4, 4]); // stopped after the block holding the EOS
-      const rej = await semiArSample(new ToyDenoiser(1, 2, forced), {
+      const rej = await semiArSample(toy(1, 2, forced), {
         ...base,
         length: 32,
         seed: 0,
@@ -198,7 +205,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
 
   await t.step("entropy stop fires on a repetitive tail and truncates the window", async () => {
     const forced = (pos: number) => (pos < 12 ? pos % 9 : 3);
-    const r = await semiArSample(new ToyDenoiser(1, 2, forced), {
+    const r = await semiArSample(toy(1, 2, forced), {
       ...base,
       length: 64,
       seed: 0,
@@ -213,7 +220,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
   });
 
   await t.step("adaptive block size: confident → largest, uncertain → smallest", async () => {
-    const sure = await semiArSample(new ToyDenoiser(1, 2, (p) => p % 7), {
+    const sure = await semiArSample(toy(1, 2, (p) => p % 7), {
       ...base,
       length: 32,
       seed: 0,
@@ -222,7 +229,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
     });
     assert.deepEqual(sure.blockSizes, [16, 16]);
     assert.equal(sure.probes, 0); // the probe's prediction is reused when the largest size wins
-    const unsure = await semiArSample(new ToyDenoiser(1, 0.01), {
+    const unsure = await semiArSample(toy(1, 0.01), {
       ...base,
       length: 16,
       seed: 0,
@@ -237,7 +244,12 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
 
   await t.step("MDLM: one block over the whole length", async () => {
     const d = new ToyDenoiser(1);
-    const r = await mdlmSample(d, { ...base, length: 12, seed: 1, inner: firstHitting() });
+    const r = await mdlmSample(hostBlockDenoiser(d), {
+      ...base,
+      length: 12,
+      seed: 1,
+      inner: firstHitting(),
+    });
     assert.deepEqual(r.blockSizes, [12]);
     assert.equal(r.nfe, 11);
     assert.equal(d.commits.length, 0);
@@ -246,7 +258,7 @@ Deno.test("samplers: semi-AR block sampler", async (t) => {
 
 Deno.test("samplers: AR and SEDD analytic", async (t) => {
   await t.step("AR: reproducible, EOS stop, NFE = calls", async () => {
-    const model = (): NextTokenModel & { seen: number[] } => {
+    const model = (): HostNextTokenModel & { seen: number[] } => {
       const seen: number[] = [];
       return {
         batch: 1,
@@ -259,14 +271,19 @@ Deno.test("samplers: AR and SEDD analytic", async (t) => {
           seen.push(...tokens);
           const out = new Float32Array(V);
           out[seen.length === 6 ? BOS : seen.length % 4] = 40;
-          return Promise.resolve(out);
+          return out;
         },
       };
     };
-    const r = await arSample(model(), { ...base, length: 20, seed: 1, stopRules: [eosStop(BOS)] });
+    const r = await arSample(hostNextTokenModel(model()), {
+      ...base,
+      length: 20,
+      seed: 1,
+      stopRules: [eosStop(BOS)],
+    });
     assert.deepEqual([...r.rows[0]], [BOS, 1, 2, 3, 0, 1, BOS]);
     assert.equal(r.nfe, 6);
-    const again = await arSample(model(), { ...base, length: 20, seed: 1 });
+    const again = await arSample(hostNextTokenModel(model()), { ...base, length: 20, seed: 1 });
     assert.equal(again.rows[0].length, 20);
   });
 

@@ -4,16 +4,18 @@
  * BlockDenoiser}. MDLM is the same loop with one block of the whole length.
  * @module
  */
-import type { BlockDenoiser, CandidateDraws } from "./denoiser.ts";
+import type { BlockDenoiser } from "./denoiser.ts";
+import type { DrawRecord } from "./draw_record.ts";
 import { countMasked, type InnerSampler } from "./inner.ts";
 import { type BlockSizePolicy, fixedBlockSize, probeFrom } from "./block_size.ts";
-import { type ProbabilityOptions, toProbabilities } from "./probabilities.ts";
+import type { ProbabilityOptions } from "./probabilities.ts";
 import { checkStop, type StopDecision, type StopRule } from "./stop_rules.ts";
 import { prefixes } from "./prompt.ts";
 import { SamplerRng } from "./rng.ts";
 
 /** A progress report, for live views: after every inner step and every finished block. */
 export interface StepEvent {
+  /** "block"; | "step" after an inner step, "block" when a block is finished. */
   kind: "step" | "block";
   /** Position of the block's first token in the row. */
   blockStart: number;
@@ -31,7 +33,9 @@ export interface StepEvent {
 
 /** Common options of every sampler. */
 export interface SamplerCommon {
+  /** Id of the mask token. */
   maskId: number;
+  /** Id of the BOS token that starts every row. */
   bosId: number;
   /** Prompt tokens after BOS: one for every row, or one per row (equal lengths). */
   prompt?: readonly number[] | readonly (readonly number[])[];
@@ -54,16 +58,11 @@ export interface SamplerCommon {
   onStep?: (e: StepEvent) => void | Promise<void>;
   /** Aborts between network calls. */
   signal?: AbortSignal;
-  /**
-   * Let a model that can sample on its device do so (`denoiseDraws` / `appendDraws`), reading
-   * back token ids instead of probabilities. Default true; false forces the host path, whose
-   * tokens for a given seed are the reference for tests.
-   */
-  deviceDraws?: boolean;
 }
 
 /** Options of {@link semiArSample}. */
 export interface SemiArOptions extends SamplerCommon {
+  /** How each block's masks are revealed. */
   inner: InnerSampler;
   /** Block sizes (default: fixed at `prefixChunk`, else an error). */
   blockSize: BlockSizePolicy;
@@ -129,7 +128,7 @@ export async function semiArSample(
   denoiser: BlockDenoiser,
   opts: SemiArOptions,
 ): Promise<SampleResult> {
-  const B = denoiser.batch, V = denoiser.vocab, m = opts.maskId;
+  const B = denoiser.batch, m = opts.maskId;
   const policy = opts.blockSize;
   const probOpts = { ...opts.probabilities, maskId: m };
   const rules = opts.stopRules ?? [];
@@ -174,30 +173,24 @@ export async function semiArSample(
   }
 
   const prefillSeconds = (performance.now() - started) / 1000;
-  // Device-side draws when both sides support them and no probe needs the host probabilities.
-  const useDraws = (opts.deviceDraws ?? true) && denoiser.denoiseDraws !== undefined &&
-    opts.inner.fromDraws !== undefined && policy.probeSize === 0;
   while (pos < opts.length && stops.some((s) => s === null)) {
     throwIfAborted(opts.signal);
     const tail = Math.max(P - pos, 0);
     const room = opts.length - pos;
-    let probs: Float64Array | null = null;
+    // Records of the block's current prediction, when one is ready to use (a reused probe).
+    let draws: DrawRecord | null = null;
     let size: number;
     if (policy.probeSize > 0) {
       const n = Math.min(Math.max(policy.probeSize, tail + 1), room);
       const probeBlock = gather(pos, n);
-      const logits = await denoiser.denoise(
-        probeBlock,
-        n,
-        opts.inner.time(0, countMasked(probeBlock, m)),
-      );
+      const t = opts.inner.time(0, countMasked(probeBlock, m));
+      const probe = await denoiser.denoise(probeBlock, n, t, rng.uniforms(B * n), probOpts);
       nfe++;
-      const p = toProbabilities(logits, B * n, V, probOpts, (i) => probeBlock[i] === m);
       size = Math.min(
-        Math.max(policy.choose(probeFrom(p, probeBlock, B, n, V, m)), tail + 1),
+        Math.max(policy.choose(probeFrom(probe, probeBlock, B, n, m)), tail + 1),
         room,
       );
-      if (size === n) probs = p;
+      if (size === n) draws = probe;
       else probes++;
     } else {
       size = Math.min(Math.max(policy.choose(null), tail + 1), room);
@@ -205,43 +198,25 @@ export async function semiArSample(
     const block = gather(pos, size);
     const cap = 4 * size + 10_000; // a guard against an inner sampler that never finishes
     let step = 0;
-    let predictionValid = false;
+    // Whether the denoiser's last prediction is still that of the block (no token changed).
+    let predictionValid = draws !== null;
     for (let masked = countMasked(block, m); masked > 0; masked = countMasked(block, m)) {
       if (step >= cap) throw new Error(`${opts.inner.name} did not finish a block in ${cap} steps`);
       throwIfAborted(opts.signal);
-      let changed: boolean;
-      if (useDraws && !probs) {
-        // p_θ stays on the device: only one candidate per position comes back.
+      // p_θ stays with the denoiser: only one draw record per position comes back.
+      if (!draws) {
         const u = rng.uniforms(B * size);
-        let draws: CandidateDraws;
-        if (predictionValid && denoiser.redraw) {
+        if (predictionValid) {
           draws = await denoiser.redraw(u, probOpts);
         } else {
           const t = opts.inner.time(step, masked);
-          draws = await denoiser.denoiseDraws!(block, size, t, u, probOpts);
+          draws = await denoiser.denoise(block, size, t, u, probOpts);
           nfe++;
         }
-        changed = opts.inner.fromDraws!({ block, draws, batch: B, size, maskId: m, step, rng });
-        predictionValid = !changed && cacheX0;
-      } else {
-        if (!probs) {
-          const t = opts.inner.time(step, masked);
-          const logits = await denoiser.denoise(block, size, t);
-          probs = toProbabilities(logits, B * size, V, probOpts, (i) => block[i] === m);
-          nfe++;
-        }
-        changed = opts.inner.step({
-          block,
-          probs,
-          batch: B,
-          size,
-          vocab: V,
-          maskId: m,
-          step,
-          rng,
-        });
-        if (changed || !cacheX0) probs = null;
       }
+      const changed = opts.inner.step({ block, draws, batch: B, size, maskId: m, step, rng });
+      draws = null;
+      predictionValid = !changed && cacheX0;
       step++;
       await opts.onStep?.({
         kind: "step",

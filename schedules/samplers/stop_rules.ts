@@ -8,6 +8,7 @@ import { unigramEntropy } from "./probabilities.ts";
 
 /** A fired rule: why, and how many tokens of the row to keep. */
 export interface StopDecision {
+  /** Human-readable cause, e.g. "eos" or "entropy 3.10 < 4". */
   reason: string;
   /** Keep tokens [0, cut). */
   cut: number;
@@ -15,7 +16,9 @@ export interface StopDecision {
 
 /** A stop rule over one row; `from` is the index of the first generated token. */
 export interface StopRule {
+  /** Rule name, e.g. "eos". */
   readonly name: string;
+  /** The decision for `row` (generated tokens start at `from`), or null when the rule does not fire. */
   check(row: ArrayLike<number>, from: number): StopDecision | null;
 }
 

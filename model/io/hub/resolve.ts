@@ -13,7 +13,9 @@ import { exists } from "./cache.ts";
 
 /** A parsed Hub id. */
 export interface HubRef {
+  /** `org/name`. */
   repo: string;
+  /** Branch, tag or commit (default `main`). */
   revision: string;
 }
 

@@ -1,20 +1,27 @@
 /**
- * Finite-difference gradient checks shared by the backward-kernel tests: the gradient of the
- * random projection `L(inputs) = Σ r ⊙ forward(inputs)` is compared, at a sample of input
- * elements, with central differences `(L(x + h) − L(x − h)) / 2h` of a float64 forward.
- * Not re-exported by kernels/mod.ts.
+ * Finite-difference gradient checks shared by the kernels' backward tests: an analytic
+ * gradient (of a kernel, or of a float64 reference) is compared, at a sample of input elements,
+ * with central differences `(L(x + h) − L(x − h)) / 2h` of a float64 forward, where L is a
+ * random projection `Σ r ⊙ forward(x)` or any scalar function of x. Not re-exported by
+ * kernels/mod.ts.
  * @module
  */
-import type { Rng } from "@blockdiff/core/testing";
+import { relativeError, type Rng } from "@blockdiff/core/testing";
 
-/** Up to `count` distinct indices below `n` (all of them when n ≤ count), in random order. */
-export function sampleIndices(rng: Rng, n: number, count: number): number[] {
-  const all = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const k = rng.int(0, i);
-    [all[i], all[k]] = [all[k], all[i]];
-  }
-  return all.slice(0, Math.min(n, count));
+/**
+ * `count` distinct random indices below `n` (all of them when n ≤ count), plus the `extra`
+ * ones that must be checked (deduplicated, and below n).
+ */
+export function sampleIndices(
+  rng: Rng,
+  n: number,
+  count: number,
+  extra: readonly number[] = [],
+): number[] {
+  const set = new Set(extra);
+  const size = Math.min(n, count + set.size);
+  while (set.size < size) set.add(rng.int(0, n - 1));
+  return [...set];
 }
 
 /**
@@ -83,4 +90,23 @@ export function assertGradient(
     );
   }
   return err;
+}
+
+/**
+ * Relative error ‖fd − grad‖ / ‖grad‖ over the sampled coordinates, where fd are central
+ * differences of the scalar `f` (a random projection of a float64 forward reference). `x` is
+ * perturbed in place and restored.
+ * @param indices coordinates to check
+ * @param h step; in float64 the truncation error is O(h²·f‴) and the rounding error
+ *   O(ε·|f|/h), so h ≈ 1e-5 keeps both far below 1e-6 for well-scaled f
+ */
+export function finiteDifferenceError(
+  f: (x: Float64Array) => number,
+  x: Float64Array,
+  grad: ArrayLike<number>,
+  indices: readonly number[],
+  h = 1e-5,
+): number {
+  const fd = centralDifferences(() => [f(x)], [1], x, indices, h);
+  return relativeError(fd, pick(grad, indices));
 }
