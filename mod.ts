@@ -71,3 +71,56 @@ export {
 export { type NoiseSchedule, SCHEDULE_NAMES, scheduleByName } from "./schedules/mod.ts";
 // Serving.
 export { type AppOptions, type BlockdiffApp, createApp } from "./web/mod.ts";
+
+// Types the API above mentions (parameters, results, fields), so its documentation is whole.
+export type {
+  Bindable,
+  BufferPool,
+  DType,
+  GpuFeatures,
+  GpuInfo,
+  Graph,
+  Kernel,
+  KernelSpec,
+  KernelTime,
+  Param,
+  Var,
+} from "./core/mod.ts";
+export type { KvCache, RotaryTable } from "./kernels/mod.ts";
+export type {
+  AdaptiveBlockOptions,
+  ClipInterval,
+  EntropyStopOptions,
+  StepEvent,
+} from "./schedules/mod.ts";
+export type { BatchIterator, DecodeOptions, HfTokenizerOptions, WrapIds } from "./data/mod.ts";
+export type { ChunkOptions, Source } from "./data/deno.ts";
+export type {
+  Algo,
+  ForwardInput,
+  ForwardMode,
+  HfBd3lmConfig,
+  JsonValue,
+  ModelConfigInit,
+  TensorMap,
+  TensorsInput,
+} from "./model/mod.ts";
+export type { ModelMeta, TrainingState } from "./model/deno.ts";
+export type { InnerKind } from "./sampling/mod.ts";
+export type { LrSchedule, TokenBatch } from "./train/mod.ts";
+export type { GenPplResult, PerplexityOptions, Scorer, ZeroShotOptions } from "./eval/mod.ts";
+export type { ModelRegistry, ServerLimits } from "./web/mod.ts";
+export type { AttentionArgs, AttentionOperand } from "./kernels/mod.ts";
+export type { Batch, BatchState } from "./data/mod.ts";
+export type { BindingKind, KernelParam, PoolStats } from "./core/mod.ts";
+export type { HostTensor } from "./model/mod.ts";
+export type { LoadedModel, ModelInfo } from "./web/mod.ts";
+export { MODEL_SIZES } from "./model/mod.ts";
+export type { TokenizeOptions } from "./data/deno.ts";
+export type { AttentionMask, AttentionVariant } from "./kernels/mod.ts";
+export type { HostDtype, HostTensorData } from "./model/mod.ts";
+export type { Split, SplitFractions } from "./data/mod.ts";
+export type { TokenCache } from "./data/deno.ts";
+export type { BlockSpec } from "./kernels/mod.ts";
+export type { CacheManifest, CacheWriteOptions } from "./data/deno.ts";
+export type { BlockTable } from "./kernels/mod.ts";

@@ -36,11 +36,15 @@ export type E2eSize = "micro" | "tiny" | "small";
 
 /** Options of the end-to-end bench; unset ones get per-adapter defaults. */
 export interface E2eOptions {
+  /** Model sizes to run (default `tiny` and `small`; `tiny` alone on a CPU driver). */
   sizes?: E2eSize[];
+  /** Context window the prompt fills, tokens (default 1024). */
   context?: number;
+  /** Batch sizes to run (default 1 and 8). */
   batches?: number[];
   /** Tokens generated per run with the KV cache / without it (recomputing is far slower). */
   tokensCached?: number;
+  /** See `tokensCached` (default 32; 2 on a CPU driver). */
   tokensUncached?: number;
   /** Only the cases whose label contains one of these (e.g. "L'=4", "AR"). */
   cases?: string[];
@@ -52,9 +56,13 @@ export interface E2eOptions {
 
 /** The adapter's measured limits. */
 export interface Ceilings {
+  /** Peak FMA throughput of a shader, GFLOP/s. */
   fmaGflops: number;
+  /** The default matmul kernel on 1024³, GFLOP/s. */
   matmulGflops: number;
+  /** What a shader can read from a storage buffer, GB/s. */
   readGbps: number;
+  /** Overhead of one compute dispatch, µs. */
   dispatchUs: number;
 }
 

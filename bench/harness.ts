@@ -8,9 +8,13 @@ import type { Gpu } from "@blockdiff/core";
 
 /** One printed measurement. Extra fields (gflops, gbps, ratios, …) are free-form. */
 export interface BenchRecord {
+  /** The suite that measured it. */
   bench: string;
+  /** What was measured, within the suite. */
   case: string;
+  /** Time of the measured case (the median of the timed runs where a suite repeats it), ms. */
   ms: number;
+  /** Suite-specific figures. */
   [key: string]: unknown;
 }
 

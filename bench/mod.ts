@@ -23,6 +23,7 @@ export type { Ceilings, E2eOptions, E2eSize } from "./e2e.ts";
 
 /** Options some suites read (the others ignore them). */
 export interface BenchOptions {
+  /** Options of the `e2e` suite. */
   e2e?: E2eOptions;
 }
 

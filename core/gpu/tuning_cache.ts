@@ -37,6 +37,16 @@ export function tuneModeFromEnv(): TuneMode {
 }
 
 /**
+ * The mode a caller's options ask for, over `BLOCKDIFF_TUNE`: `disabled` (or the variable
+ * saying off) turns tuning off, `retune` (or `force`) retunes, else the cache decides.
+ */
+export function tuneModeFor(opts: { disabled?: boolean; retune?: boolean }): TuneMode {
+  const fromEnv = tuneModeFromEnv();
+  if (opts.disabled ?? fromEnv === "off") return "off";
+  return opts.retune ?? fromEnv === "force" ? "force" : "auto";
+}
+
+/**
  * The directory tuning files live in: `dir` if given, else `$BLOCKDIFF_CACHE_DIR`, else
  * `$XDG_CACHE_HOME/blockdiff`, else `~/.cache/blockdiff` (`%LOCALAPPDATA%\blockdiff` on
  * Windows); null when none of these can be worked out (then nothing is cached).

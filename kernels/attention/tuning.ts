@@ -6,7 +6,7 @@
  * storing tables is the caller's business (`loadOrTuneAttention` of `@blockdiff/kernels/deno`).
  * @module
  */
-import { DeviceLostError, type Gpu, Tensor } from "@blockdiff/core";
+import { DeviceLostError, type Gpu, mulberry32, Tensor } from "@blockdiff/core";
 import {
   attention,
   ATTENTION_KERNELS_ID,
@@ -58,16 +58,11 @@ export interface TuneAttentionOptions {
 /** Relative error (2-norm) above which a candidate's output counts as wrong. */
 const TOLERANCE = 1e-4;
 
-/** mulberry32: uniform operands in [-1, 1) without depending on test helpers. */
+/** Uniform operands in [-1, 1) from the seeded mulberry32 source of core. */
 function uniforms(n: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
   const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = 2 * (((t ^ (t >>> 14)) >>> 0) / 4294967296) - 1;
-  }
+  for (let i = 0; i < n; i++) out[i] = 2 * next() - 1;
   return out;
 }
 

@@ -11,8 +11,7 @@ import {
   type LoadedTuning,
   loadOrTune,
   readJsonFile,
-  type TuneMode,
-  tuneModeFromEnv,
+  tuneModeFor,
   tuningCachePath,
 } from "@blockdiff/core/deno";
 import { ATTENTION_KERNELS_ID } from "./attention.ts";
@@ -45,12 +44,6 @@ function identity(gpu: Gpu) {
   return { ...matmulAdapterIdentity(gpu), table: "attention" };
 }
 
-function mode(opts: LoadOrTuneAttentionOptions): TuneMode {
-  const fromEnv = tuneModeFromEnv();
-  if (opts.disabled ?? fromEnv === "off") return "off";
-  return opts.retune ?? fromEnv === "force" ? "force" : "auto";
-}
-
 /**
  * Gives `gpu` its attention tuning table: the cached one when the file holds a valid table
  * for these kernels and this adapter, else a fresh `tuneAttention` run (under a second on a
@@ -69,7 +62,7 @@ export async function loadOrTuneAttention(
     },
     tune: () => tuneAttention(gpu, opts.tune),
     cacheDir: opts.cacheDir,
-    mode: mode(opts),
+    mode: tuneModeFor(opts),
     onTune: (path) =>
       opts.log?.(
         `tuning attention kernels for ${gpu.info.name} (once per adapter${

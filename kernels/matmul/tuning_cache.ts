@@ -11,8 +11,7 @@ import {
   type LoadedTuning,
   loadOrTune,
   readJsonFile,
-  type TuneMode,
-  tuneModeFromEnv,
+  tuneModeFor,
   tuningCachePath,
 } from "@blockdiff/core/deno";
 import { MATMUL_KERNELS_ID } from "./matmul.ts";
@@ -40,12 +39,6 @@ export interface LoadOrTuneMatmulOptions {
   log?: (line: string) => void;
 }
 
-function mode(opts: LoadOrTuneMatmulOptions): TuneMode {
-  const fromEnv = tuneModeFromEnv();
-  if (opts.disabled ?? fromEnv === "off") return "off";
-  return opts.retune ?? fromEnv === "force" ? "force" : "auto";
-}
-
 /**
  * Gives `gpu` its matmul tuning table: the cached one for this adapter when the file holds a
  * valid table for these kernels, else a fresh `tuneMatmul` run (a few seconds on a CPU
@@ -67,7 +60,7 @@ export async function loadOrTuneMatmul(
     },
     tune: () => tuneMatmul(gpu, opts.tune),
     cacheDir: opts.cacheDir,
-    mode: mode(opts),
+    mode: tuneModeFor(opts),
     onTune: (path) =>
       opts.log?.(
         `tuning matmul kernels for ${gpu.info.name} (once per adapter${
