@@ -7,6 +7,7 @@
  * @module
  */
 import { DeviceLostError, type Gpu, mulberry32, Tensor } from "@blockdiff/core";
+import { tuneClass } from "../_tune_class.ts";
 import {
   attention,
   ATTENTION_KERNELS_ID,
@@ -170,30 +171,14 @@ export async function tuneAttention(
       }
     }
     const candidates = attentionCandidates(gpu, cls);
-    const failed: Partial<Record<AttentionVariant, string>> = {};
-    const total: Partial<Record<AttentionVariant, number>> = {};
-    for (const s of list) {
-      const r = await timeShape(gpu, cls, s, candidates.filter((v) => !(v in failed)), timing);
-      Object.assign(failed, r.failed);
-      for (const [v, ms] of Object.entries(r.ms) as [AttentionVariant, number][]) {
-        total[v] = (total[v] ?? 0) + ms;
-      }
-    }
-    const ms: Partial<Record<AttentionVariant, number>> = {};
-    for (const v of candidates) if (!(v in failed) && total[v] !== undefined) ms[v] = total[v];
-    const timed = Object.entries(ms) as [AttentionVariant, number][];
-    if (timed.length === 0) continue;
-    const [fastest, fastestMs] = timed.reduce((x, y) => (y[1] < x[1] ? y : x));
-    const rule = attentionRuleVariant(gpu, cls);
-    const variant = ms[rule] !== undefined && fastestMs >= ms[rule]! * (1 - margin)
-      ? rule
-      : fastest;
-    classes[cls] = {
-      variant,
-      ms,
-      shapes: list.map((s) => ({ ...s })),
-      ...(Object.keys(failed).length ? { failed } : {}),
-    };
+    const choice = await tuneClass(
+      list,
+      candidates,
+      attentionRuleVariant(gpu, cls),
+      margin,
+      (s, live) => timeShape(gpu, cls, s, live, timing),
+    );
+    if (choice) classes[cls] = choice;
   }
   return {
     format: ATTENTION_TUNING_FORMAT,

@@ -8,6 +8,7 @@
  * @module
  */
 import { DeviceLostError, type Gpu, mulberry32, Tensor } from "@blockdiff/core";
+import { tuneClass } from "../_tune_class.ts";
 import { matmul, MATMUL_KERNELS_ID, matmulRuleVariant, type MatmulVariant } from "./matmul.ts";
 import {
   MATMUL_SHAPE_CLASSES,
@@ -220,31 +221,14 @@ export async function tuneMatmul(gpu: Gpu, opts: TuneMatmulOptions = {}): Promis
       }
     }
     const candidates = matmulCandidates(gpu, cls);
-    const failed: Partial<Record<MatmulVariant, string>> = {};
-    const total: Partial<Record<MatmulVariant, number>> = {};
-    for (const s of list) {
-      const r = await timeShape(gpu, s, candidates.filter((v) => !(v in failed)), timing);
-      Object.assign(failed, r.failed);
-      for (const [v, ms] of Object.entries(r.ms) as [MatmulVariant, number][]) {
-        total[v] = (total[v] ?? 0) + ms;
-      }
-    }
-    const ms: Partial<Record<MatmulVariant, number>> = {};
-    for (const v of candidates) if (!(v in failed) && total[v] !== undefined) ms[v] = total[v];
-    const timed = Object.entries(ms) as [MatmulVariant, number][];
-    if (timed.length === 0) continue;
-    const [fastest, fastestMs] = timed.reduce((x, y) => (y[1] < x[1] ? y : x));
-    const s0 = list[0];
-    const rule = matmulRuleVariant(gpu, s0.m, { transB: s0.transB, k: s0.k });
-    const variant = ms[rule] !== undefined && fastestMs >= ms[rule]! * (1 - margin)
-      ? rule
-      : fastest;
-    classes[cls] = {
-      variant,
-      ms,
-      shapes: list.map((s) => ({ ...s })),
-      ...(Object.keys(failed).length ? { failed } : {}),
-    };
+    const choice = await tuneClass(
+      list,
+      candidates,
+      matmulRuleVariant(gpu, list[0].m, { transB: list[0].transB, k: list[0].k }),
+      margin,
+      (s, live) => timeShape(gpu, s, live, timing),
+    );
+    if (choice) classes[cls] = choice;
   }
   return {
     format: MATMUL_TUNING_FORMAT,
