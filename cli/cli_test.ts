@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { MICRO_MODEL_ARGS } from "./testing.ts";
 import { join } from "node:path";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -114,23 +115,7 @@ Deno.test({
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "bd3_cli_" });
     const run = join(dir, "run"), hf = join(dir, "hf"), ar = join(dir, "ar");
-    const micro = [
-      "--size",
-      "micro",
-      "--hidden",
-      "32",
-      "--heads",
-      "2",
-      "--blocks",
-      "1",
-      "--tokenizer",
-      "bytes",
-      "--length",
-      "32",
-      "--batch",
-      "2",
-      "--json",
-    ];
+    const micro = [...MICRO_MODEL_ARGS, "--batch", "2", "--json"];
     try {
       await t.step("train a BD3-LM and an AR scorer", async () => {
         const [a, b] = await Promise.all([

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { MICRO_MODEL_ARGS } from "./testing.ts";
 import { join } from "node:path";
 import { gzipSync } from "fflate";
 import { userLines } from "./exit_codes_test.ts";
@@ -29,23 +30,7 @@ async function bd3(args: string[], cwd: string) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-const MICRO = [
-  "--size",
-  "micro",
-  "--hidden",
-  "32",
-  "--heads",
-  "2",
-  "--blocks",
-  "1",
-  "--tokenizer",
-  "bytes",
-  "--length",
-  "32",
-  "--batch",
-  "2",
-  "--json",
-];
+const MICRO = [...MICRO_MODEL_ARGS, "--batch", "2", "--json"];
 
 async function usage(args: string[], cwd: string, re: RegExp) {
   const r = await bd3(args, cwd);

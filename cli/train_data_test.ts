@@ -3,6 +3,7 @@
  * and a JSONL file made here, with --text-field, end to end through the CLI.
  */
 import assert from "node:assert/strict";
+import { MICRO_MODEL_ARGS } from "./testing.ts";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 
@@ -25,18 +26,7 @@ async function train(dataPath: string, out: string, extra: string[] = []) {
       dataPath,
       "--text-field",
       "body",
-      "--tokenizer",
-      "bytes",
-      "--size",
-      "micro",
-      "--hidden",
-      "32",
-      "--heads",
-      "2",
-      "--blocks",
-      "1",
-      "--length",
-      "32",
+      ...MICRO_MODEL_ARGS,
       "--block-size",
       "4",
       "--batch",
