@@ -5,23 +5,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { MICRO_MODEL_ARGS } from "./testing.ts";
+import { bd3, MICRO_MODEL_ARGS } from "./testing.ts";
 import { join } from "node:path";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const BUNDLED = new URL("../models/bundled/config.json", import.meta.url).pathname;
-
-async function bd3(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    // BLOCKDIFF_TUNE=0: tests never tune kernels implicitly (nor touch the user's cache).
-    env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 /** Asserts a usage error: exit 2, one stderr line matching `re`, no stack. */
 async function usageError(args: string[], re: RegExp): Promise<void> {

@@ -1,19 +1,8 @@
 import assert from "node:assert/strict";
+import { bd3 as run } from "./testing.ts";
 import { hasGpu } from "@blockdiff/core/testing";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
-
-async function bd3(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    // BLOCKDIFF_TUNE=0: tests never tune kernels implicitly (nor touch the user's cache).
-    env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const bd3 = (args: string[], env: Record<string, string> = {}) => run(args, { env });
 
 Deno.test({
   name: "bd3: help, usage errors and the no-adapter message",

@@ -4,22 +4,10 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { bd3 } from "./testing.ts";
 import { resultsFromJson, resultsToJson, type StudyResults } from "./reproduce_results.ts";
 import { renderReport } from "./reproduce_report.ts";
 import { PROFILES } from "./reproduce_study.ts";
-
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
-
-async function bd3(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 function sample(): StudyResults {
   const run = (label: string, algo: "ar" | "bd3lm", ppl: number) => ({

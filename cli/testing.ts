@@ -22,3 +22,37 @@ export const MICRO_MODEL_ARGS: readonly string[] = [
   "--length",
   "32",
 ];
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+/** Where and how a test runs `bd3`. */
+export interface Bd3RunOptions {
+  /** Working directory of the process. */
+  cwd?: string;
+  /** Variables added to the test environment. */
+  env?: Record<string, string>;
+}
+
+/**
+ * `bd3 <args>` as a subprocess, output piped. BLOCKDIFF_TUNE=0: tests never tune kernels
+ * implicitly (nor touch the user's tuning cache); NO_COLOR keeps messages plain.
+ */
+export function bd3Command(args: string[], opts: Bd3RunOptions = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    cwd: opts.cwd,
+    env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0", ...opts.env },
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Runs `bd3 <args>` to the end: its exit code and decoded output. */
+export async function bd3(
+  args: string[],
+  opts: Bd3RunOptions = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await bd3Command(args, opts).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

@@ -7,28 +7,16 @@
  * @module
  */
 import assert from "node:assert/strict";
+import * as cli from "./testing.ts";
 import { MICRO_MODEL_ARGS } from "./testing.ts";
 import { join } from "node:path";
 import { gzipSync } from "fflate";
 import { userLines } from "./exit_codes_test.ts";
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
-
-function bd3Command(args: string[], cwd: string) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    env: { NO_COLOR: "1", BLOCKDIFF_TUNE: "0", BLOCKDIFF_CACHE: join(cwd, "cache") },
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-async function bd3(args: string[], cwd: string) {
-  const out = await bd3Command(args, cwd).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+// Each run keeps its token cache in its own directory.
+const inDir = (cwd: string) => ({ cwd, env: { BLOCKDIFF_CACHE: join(cwd, "cache") } });
+const bd3Command = (args: string[], cwd: string) => cli.bd3Command(args, inDir(cwd));
+const bd3 = (args: string[], cwd: string) => cli.bd3(args, inDir(cwd));
 
 const MICRO = [...MICRO_MODEL_ARGS, "--batch", "2", "--json"];
 
