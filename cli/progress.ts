@@ -21,6 +21,13 @@ export class Progress {
     if (opts.quiet) this.#lastPrint = Infinity;
   }
 
+  /** `label done/total status  12.3s elapsed`: the line without its ETA. */
+  #line(status: string): string {
+    return `${this.#label} ${this.#done}/${this.#total} ${status}  ${
+      fmtTime(this.elapsed)
+    } elapsed`;
+  }
+
   /** Seconds since the start. */
   get elapsed(): number {
     return (performance.now() - this.#start) / 1000;
@@ -40,9 +47,7 @@ export class Progress {
     this.#lastPrint = now;
     const frac = this.#total > 0 ? Math.min(1, done / this.#total) : 1;
     const eta = frac > 0 ? this.elapsed * (1 - frac) / frac : NaN;
-    const line =
-      `${this.#label} ${done}/${this.#total} ${status}  ${fmtTime(this.elapsed)} elapsed` +
-      (finished ? "" : `, ETA ${fmtTime(eta)}`);
+    const line = this.#line(status) + (finished ? "" : `, ETA ${fmtTime(eta)}`);
     if (this.#tty) {
       const width = 24;
       const fill = Math.round(frac * width);
@@ -65,9 +70,7 @@ export class Progress {
     if (this.#tty) {
       Deno.stderr.writeSync(new TextEncoder().encode("\n"));
     } else if (this.#done > 0) {
-      console.error(
-        `${this.#label} ${this.#done}/${this.#total} ${status}  ${fmtTime(this.elapsed)} elapsed`,
-      );
+      console.error(this.#line(status));
     }
   }
 }
