@@ -49,6 +49,7 @@ export {
   type ModelDir,
   saveHfCheckpoint,
   saveModelDir,
+  type SaveModelDirOptions,
 } from "./model/deno.ts";
 // Sampling.
 export { generate, type GenerateOptions, type GenerateResult } from "./sampling/mod.ts";

@@ -17,6 +17,7 @@ import { benchE2e, type E2eOptions } from "./e2e.ts";
 import { benchProfile } from "./profile.ts";
 import { benchWait } from "./kernels/wait.ts";
 import { benchReliability } from "./reliability.ts";
+import { benchReleased } from "./released.ts";
 
 export * from "./harness.ts";
 export type { Ceilings, E2eOptions, E2eSize } from "./e2e.ts";
@@ -41,6 +42,9 @@ export const SUITES: Record<string, Suite> = {
   reliability: async () => void await benchReliability(),
   train: (gpu) => benchTrain(gpu),
   e2e: (gpu, opts) => benchE2e(gpu, opts.e2e),
+  // The released checkpoints' shape (small, L 1024, GPT-2 vocabulary): load, memory, speed, eval.
+  released: (gpu, opts) =>
+    benchReleased(gpu, { tokens: opts.e2e?.tokensCached, pytorch: opts.e2e?.pytorch }),
   // Per-kernel GPU time of one cached sampling step (timestamp queries).
   profile: (gpu, opts) =>
     benchProfile(gpu, {

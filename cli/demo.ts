@@ -11,7 +11,7 @@ import type { Gpu } from "@blockdiff/core";
 import { selfTest, type SelfTestResult } from "@blockdiff/kernels";
 import { generate } from "@blockdiff/sampling";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { BUNDLED_MODEL, fmtRate, isModelDir, readModel, toGpu } from "./model.ts";
+import { BUNDLED_MODEL, checkWeights, fmtRate, isModelDir, readModel, toGpu } from "./model.ts";
 import { LiveView } from "./live_view.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -134,6 +134,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   }
 
   using loaded = toGpu(gpu, host);
+  await checkWeights(loaded);
   if (!json) {
     console.log(
       `sampling ${length - prefix.length} tokens from ${host.dir.dir} ` +

@@ -17,18 +17,22 @@ import {
   evalBatches,
   formatTable,
   generativePerplexity,
+  parseWordList,
   type PerplexityResult,
   type PolicyRow,
   type SampleStats,
   sampleStats,
   testPerplexity,
+  type WordList,
+  type WordStats,
+  wordStats,
 } from "@blockdiff/eval";
 import { generate } from "@blockdiff/sampling";
 import type { Dit } from "@blockdiff/model";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { DATA_FLAGS } from "./data_flags.ts";
 import { parseList } from "./parse.ts";
-import { fmtRate, type LoadedModel, modelArg, readModel, toGpu } from "./model.ts";
+import { checkWeights, fmtRate, type LoadedModel, modelArg, readModel, toGpu } from "./model.ts";
 import { checkLength, SAMPLING_FLAGS, samplingOptions } from "./sample.ts";
 import { Progress } from "./progress.ts";
 
@@ -69,6 +73,10 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   length: { type: "number", help: "tokens per sample incl. BOS (default: the model length)" },
   scorer: { type: "string", help: "AR model directory scoring the samples (generative PPL)" },
+  words: {
+    type: "string",
+    help: "word list (e.g. /usr/share/dict/words): share of the samples' words found in it",
+  },
   ...SAMPLING_FLAGS,
   "compare-block-policies": {
     type: "boolean",
@@ -112,6 +120,20 @@ interface SamplingResult extends SampleStats {
   meanSamplePpl: number | null;
   scorer: string | null;
   length: number;
+  /** With --words: the English-word measures of the decoded continuations. */
+  words: (WordStats & { list: string }) | null;
+}
+
+/** Reads a --words list, with the package that provides the usual one in the error. */
+async function readWordList(path: string): Promise<WordList> {
+  try {
+    return parseWordList(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new UsageError(
+      `bd3 eval: cannot read the word list ${path} (${(e as Error).message.split("\n")[0]}); ` +
+        "on Debian/Ubuntu `apt install wamerican` provides /usr/share/dict/words",
+    );
+  }
 }
 
 function sourceOf(data: string, textField: string): Source {
@@ -182,6 +204,9 @@ export async function runEval(argv: string[]): Promise<number> {
   const seed = f.seed as number;
   if (!Number.isInteger(seed) || seed < 0) throw err(`--seed must be an integer ≥ 0, got ${seed}`);
   const sizes = parseList(f.sizes as string, "sizes", "eval");
+  const wordListPath = f.words as string | undefined;
+  if (wordListPath && !(f.samples as number)) throw err("--words needs --samples ≥ 1");
+  const wordList = wordListPath ? await readWordList(wordListPath) : null;
   if (f.plot && !f["compare-block-policies"]) throw err(`--plot needs --compare-block-policies`);
 
   const host = await readModel(await modelArg(f.model, "eval"));
@@ -235,6 +260,7 @@ export async function runEval(argv: string[]): Promise<number> {
   using session = await acquireTunedGpu(f.adapter as string | undefined);
   using loaded = toGpu(session.gpu, host);
   using scorerModel = scorerHost ? toGpu(session.gpu, scorerHost) : null;
+  const loadCheck = await checkWeights(loaded);
   note(`evaluating ${config.algo} from ${host.dir.dir} on ${session.gpu.info.name}`);
   const pplOpts = { batch, batches: f.batches as number, seed, quiet };
   const test = await perplexity(loaded.model, tok.maskId, chunks, {
@@ -273,6 +299,12 @@ export async function runEval(argv: string[]): Promise<number> {
       meanSamplePpl: ppl?.meanSamplePpl ?? null,
       scorer: scorerHost?.dir.dir ?? null,
       length,
+      words: wordList
+        ? {
+          list: wordListPath!,
+          ...wordStats(generated.map((g) => tok.decode(g, { skipSpecial: true })), wordList),
+        }
+        : null,
     };
   }
 
@@ -301,6 +333,7 @@ export async function runEval(argv: string[]): Promise<number> {
     blockSize: config.blockSize,
     data: dataName,
     split,
+    loadCheck,
     test,
     zeroShot: zeroShot ? { data: zeroName, ...zeroShot } : null,
     sampling,
@@ -331,6 +364,15 @@ export async function runEval(argv: string[]): Promise<number> {
       { metric: "tokens/s", value: fmtRate(s.tokensPerSecond) },
       { metric: "length median / max", value: `${s.lengthMedian} / ${s.lengthMax}` },
     );
+    if (s.words) {
+      rows.push(
+        {
+          metric: `words found in ${s.words.list}`,
+          value: `${(100 * s.words.knownShare).toFixed(1)} % of ${s.words.words}`,
+        },
+        { metric: "distinct / total words per sample", value: s.words.distinctRatio.toFixed(3) },
+      );
+    }
   }
   console.log(formatTable(rows, [{ key: "metric" }, { key: "value" }]));
   if (policies) {

@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
     help: "sample from the bundled model after a kernel self-test (--self-test: only that)",
     run: async (a) => (await import("./demo.ts")).runDemo(a),
   },
+  tokenizer: {
+    help: "train a byte-level BPE tokenizer.json on a corpus (for bd3 train --tokenizer)",
+    run: async (a) => (await import("./tokenizer.ts")).runTokenizer(a),
+  },
   train: {
     help: "train a BD3-LM, MDLM, SEDD or AR model (checkpoints, resume, metrics)",
     run: async (a) => (await import("./train.ts")).runTrain(a),

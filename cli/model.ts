@@ -10,6 +10,7 @@ import type { Gpu } from "@blockdiff/core";
 import { loadModelDir, type ModelDir, resolveModelRef } from "@blockdiff/model/deno";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
 import { Dit, ParamSet } from "@blockdiff/model";
+import { checkLoadedWeights, type LoadCheck, loadCheckWarning } from "@blockdiff/eval";
 import { UsageError } from "./args.ts";
 
 /** The model directory shipped with the repository (used when `--model` is not given). */
@@ -95,6 +96,17 @@ export function toGpu(gpu: Gpu, host: HostModel): LoadedModel {
       params[Symbol.dispose]();
     },
   };
+}
+
+/**
+ * Scores a short built-in text with the loaded weights and prints a warning on stderr when
+ * the loss is implausible for the vocabulary (weights that loaded wrongly), then returns the
+ * check. One short forward pass.
+ */
+export async function checkWeights(m: LoadedModel): Promise<LoadCheck> {
+  const check = await checkLoadedWeights(m.model, m.tokenizer);
+  if (!check.plausible) console.error(loadCheckWarning(m.dir.dir, check));
+  return check;
 }
 
 /** `1234` → `1.2k`. */

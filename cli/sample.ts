@@ -11,7 +11,7 @@ import type { ModelConfig } from "@blockdiff/model/io";
 import { generate, type GenerateOptions, type GenerateResult } from "@blockdiff/sampling";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { parseList } from "./parse.ts";
-import { fmtRate, modelArg, readModel, toGpu } from "./model.ts";
+import { checkWeights, fmtRate, modelArg, readModel, toGpu } from "./model.ts";
 import { LiveView } from "./live_view.ts";
 import { Progress } from "./progress.ts";
 
@@ -382,6 +382,7 @@ export async function runSample(argv: string[]): Promise<number> {
 
   using session = await acquireTunedGpu(f.adapter as string | undefined);
   using loaded = toGpu(session.gpu, host);
+  await checkWeights(loaded);
   await prepareForSampling(loaded.model);
   const json = Boolean(f.json);
   const live = Boolean(f.live);

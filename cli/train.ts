@@ -370,6 +370,8 @@ export async function runTrain(argv: string[]): Promise<number> {
     algo,
     data: f.data as string,
     seed: f.seed as number,
+    // The adapter of the latest (re)start, which `bd3 convert` records with the model.
+    adapter: gpu.info.name,
   };
   // Atomic, as `bd3 convert` reads it back: a kill must not leave half a file.
   await writeFileAtomic(

@@ -5,7 +5,7 @@
  * browser. Device acquisition in Deno lives in `@blockdiff/core/deno`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { acquireGpu } from "@blockdiff/core/deno";
  * import { Tensor } from "@blockdiff/core";
  * using session = await acquireGpu();

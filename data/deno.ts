@@ -6,13 +6,13 @@
  * system and also run in a browser.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadChunks } from "@blockdiff/data/deno";
  * import { ByteTokenizer } from "@blockdiff/data";
  * const chunks = await loadChunks({ kind: "brown" }, {
  *   tokenizer: new ByteTokenizer(),
  *   length: 128,
- *   split: "train",
+ *   split: "test",
  * });
  * console.log(chunks.count);
  * ```

@@ -6,11 +6,11 @@
  * modes, an on-disk token cache and resumable seeded batching.
  *
  * @example
- * ```ts ignore
- * import { BatchIterator, loadGpt2Tokenizer } from "@blockdiff/data";
+ * ```ts
+ * import { BatchIterator, ByteTokenizer } from "@blockdiff/data";
  * import { loadChunks } from "@blockdiff/data/deno";
- * const tokenizer = await loadGpt2Tokenizer();
- * const chunks = await loadChunks({ kind: "brown" }, { tokenizer, length: 128, split: "train" });
+ * const tokenizer = new ByteTokenizer();
+ * const chunks = await loadChunks({ kind: "brown" }, { tokenizer, length: 128, split: "test" });
  * const it = new BatchIterator(chunks, { batchSize: 8, seed: 1 });
  * const batch = it.next().value; // batch.ids: Int32Array of 8 × 128
  * ```
@@ -24,6 +24,7 @@ export * from "./special_split.ts";
 export * from "./wordpiece.ts";
 export * from "./bert.ts";
 export * from "./byte_bpe.ts";
+export * from "./bpe_train.ts";
 export * from "./hf_tokenizer.ts";
 export * from "./detokenizers.ts";
 export * from "./wrap.ts";

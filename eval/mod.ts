@@ -1,20 +1,32 @@
 /**
  * @module
  * Evaluation: test / zero-shot perplexity as the NELBO bound (docs/design.md, "Evaluation"),
- * generative perplexity under a causal scorer (6.2), sample entropy / lengths / NFE / throughput
- * (6.3), Markdown tables, a dependency-free SVG line plot, and the fixed-vs-adaptive block-size
+ * generative perplexity under a causal scorer, sample entropy / lengths / NFE / throughput, the
+ * English-word share of samples, the load check against garbled weights, Markdown tables, a dependency-free SVG line plot, and the fixed-vs-adaptive block-size
  * comparison.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { acquireGpu } from "@blockdiff/core/deno";
+ * import { ByteTokenizer } from "@blockdiff/data";
+ * import { Dit, modelConfig, ParamSet } from "@blockdiff/model";
  * import { formatTable, zeroShotPerplexity } from "@blockdiff/eval";
- * const r = await zeroShotPerplexity(model, tokenizer, { kind: "brown" }, { split: "test" });
- * console.log(formatTable([r]));
+ * using session = await acquireGpu();
+ * const config = modelConfig({ size: "micro", vocab: 260, length: 32, blockSize: 4 });
+ * using params = ParamSet.init(session.gpu, config, 1);
+ * using model = new Dit(session.gpu, params);
+ * const r = await zeroShotPerplexity(model, new ByteTokenizer(), { kind: "brown" }, {
+ *   split: "test",
+ *   maxBatches: 1,
+ * });
+ * console.log(formatTable([{ ...r }]));
  * ```
  */
 export * from "./perplexity.ts";
 export * from "./gen_ppl.ts";
 export * from "./sample_stats.ts";
+export * from "./word_stats.ts";
+export * from "./load_check.ts";
 export * from "./table.ts";
 export * from "./plot.ts";
 export * from "./block_policies.ts";

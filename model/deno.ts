@@ -6,10 +6,10 @@
  * validates bytes a caller already holds, so it also runs in a browser.
  *
  * @example
- * ```ts ignore
- * import { loadHfCheckpoint } from "@blockdiff/model/deno";
- * const ck = await loadHfCheckpoint("models/bundled");
- * console.log(ck.config.blockSize, ck.tensors.size);
+ * ```ts
+ * import { loadModelDir } from "@blockdiff/model/deno";
+ * const m = await loadModelDir("models/bundled");
+ * console.log(m.config.blockSize, m.tensors.size, m.meta.tokenizer);
  * ```
  */
 export * from "./io/safetensors_read.ts";
@@ -18,6 +18,7 @@ export * from "./io/hf_checkpoint.ts";
 export * from "./io/training_checkpoint.ts";
 export { type AtomicWriteOptions, type Sink, TEMP_MARK, writeFileAtomic } from "./io/_atomic.ts";
 export * from "./io/model_dir.ts";
+export * from "./io/pickle/lightning_file.ts";
 // Types of the members this API builds on that its signatures take or return, so that
 // its documentation is whole.
 export type * from "@blockdiff/core";

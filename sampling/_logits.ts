@@ -9,7 +9,7 @@ import { Tensor } from "@blockdiff/core";
 import type { Graph, Var } from "@blockdiff/core";
 import type { Dit } from "@blockdiff/model";
 import { copyRowRange } from "@blockdiff/model";
-import { type DrawRecord, type ProbabilityOptions, SIGMA_MAX } from "@blockdiff/schedules";
+import { type DrawRecord, logLinearSigma, type ProbabilityOptions } from "@blockdiff/schedules";
 import { readSampleDraw, sampleDraw } from "@blockdiff/kernels";
 
 /** Uploads ids `[B, n]` into graph `g` (freed with it). */
@@ -20,7 +20,7 @@ export function idsTensor(g: Graph, ids: ArrayLike<number>, batch: number, n: nu
 /** σ(t) `[B]` for a time-conditioned model (log-linear, clipped), else null. */
 export function sigmaTensor(g: Graph, model: Dit, batch: number, t: number): Tensor | null {
   if (!model.config.timeConditioning) return null;
-  const s = Math.min(-Math.log1p(-Math.min(t, 1)), SIGMA_MAX);
+  const s = logLinearSigma(t);
   return g.keep(Tensor.from(g.gpu, new Float32Array(batch).fill(s), [batch]));
 }
 

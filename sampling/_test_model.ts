@@ -6,9 +6,7 @@
  */
 import type { Gpu } from "@blockdiff/core";
 import { type ModelConfig, modelConfig, type ModelConfigInit } from "@blockdiff/model";
-import { ParamSet } from "@blockdiff/model";
-import { Dit } from "@blockdiff/model";
-import { Rng } from "@blockdiff/core/testing";
+import { Dit, ParamSet, randomizeOutputLayer } from "@blockdiff/model";
 
 /** The tiny configuration of the tests, with overrides. */
 export function tinyConfig(overrides: ModelConfigInit = {}): ModelConfig {
@@ -36,10 +34,6 @@ export async function tinyModel(
   const config = tinyConfig(overrides);
   using init = ParamSet.init(gpu, config, seed);
   const host = await init.toHost();
-  const rng = new Rng(seed + 100);
-  for (const key of ["backbone.output_layer.linear.weight", "backbone.output_layer.linear.bias"]) {
-    const t = host.get(key)!;
-    host.set(key, { ...t, data: rng.normals(t.data.length, scale) });
-  }
+  randomizeOutputLayer(host, seed + 100, scale);
   return new Dit(gpu, ParamSet.fromHost(gpu, config, host));
 }

@@ -99,7 +99,7 @@ export interface GenerateResult {
   commits: number;
   /** Size of every generated block, in order (as the sampler reported). */
   blockSizes: number[];
-  /** null)[]; | Per row: why a stop rule ended it, or null. */
+  /** Per row: why a stop rule ended it, or null. */
   stopReasons: (string | null)[];
   /** Per row: marked rejected by a stop rule (`onStop: "reject"`). */
   rejected: boolean[];

@@ -5,9 +5,16 @@
  * and without KV cache) and `generate`, which goes from prompt text to decoded samples.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { acquireGpu } from "@blockdiff/core/deno";
+ * import { ByteTokenizer } from "@blockdiff/data";
+ * import { Dit, modelConfig, ParamSet } from "@blockdiff/model";
  * import { generate } from "@blockdiff/sampling";
- * const out = await generate(model, tokenizer, { prompt: "The", length: 128, topP: 0.9 });
+ * using session = await acquireGpu();
+ * const config = modelConfig({ size: "micro", vocab: 260, length: 32, blockSize: 4 });
+ * using params = ParamSet.init(session.gpu, config, 1);
+ * using model = new Dit(session.gpu, params);
+ * const out = await generate(model, new ByteTokenizer(), { prompt: "The", length: 32, topP: 0.9 });
  * console.log(out.texts[0], out.nfe, out.tokensPerSecond);
  * ```
  */

@@ -12,9 +12,13 @@ import { CSS, PAGE } from "./page.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { MODEL_NAME, ModelRegistry } from "./models.ts";
 import { GenerationQueue } from "./queue.ts";
-import { generateRoute, type GenerationCounters } from "./generate_route.ts";
+import { type GenerateDeps, generateRoute, type GenerationCounters } from "./generate_route.ts";
 import { listRuns, plotRuns, readRun, type RunMetrics } from "./runs.ts";
 import { buildBrowserBundle } from "./bundle.ts";
+import { pickLimits, publicInfo } from "./info.ts";
+import { crossOriginGuard, noRouteHandler, requireJson } from "./safety.ts";
+import { openAiApp } from "./openai/routes.ts";
+import { errorResponse, serverError } from "./openai/errors.ts";
 
 /** What the app serves. */
 export interface AppOptions extends Partial<ServerLimits> {
@@ -33,10 +37,29 @@ export interface AppOptions extends Partial<ServerLimits> {
   appJs?: string;
   /** Process start (ms since epoch), for uptime in /api/health. */
   startedAt?: number;
+  /**
+   * Origins (`https://a.example`) whose pages may call the API: they get CORS headers. Other
+   * cross-origin requests to /api and /v1 are refused with 403 (default: none allowed).
+   */
+  allowOrigins?: readonly string[];
 }
 
-/** The app plus what tests and the server need to reach. */
-export interface BlockdiffApp extends Hono {
+/** The app (a Hono app underneath) as the server, tests and embedders use it. */
+export interface BlockdiffApp {
+  /**
+   * Answers one request: pass it to `Deno.serve`, whose second argument (the connection
+   * info, with `remoteAddr`) is the client each request counts against.
+   */
+  fetch(request: Request, info?: unknown): Response | Promise<Response>;
+  /**
+   * Answers a request given as a path, URL or Request, without a server (tests, embedding);
+   * `info` stands in for `Deno.serve`'s connection info (`{ remoteAddr }`).
+   */
+  request(
+    input: string | URL | Request,
+    init?: RequestInit,
+    info?: unknown,
+  ): Response | Promise<Response>;
   /** The model registry (release it to free GPU memory when the server stops). */
   readonly models: ModelRegistry;
 }
@@ -60,13 +83,15 @@ function clientOf(c: Context): string {
   return env?.remoteAddr?.hostname ?? "unknown";
 }
 
-/** Builds the app. CORS stays off: the page and the API share one origin. */
+/**
+ * Builds the app. CORS stays off (the page and the API share one origin) except for the
+ * origins in `opts.allowOrigins`.
+ */
 export function createApp(opts: AppOptions): BlockdiffApp {
-  const limits = resolveLimits(opts);
-  const app = new Hono() as BlockdiffApp;
+  const limits = resolveLimits(pickLimits(opts));
+  const app = new Hono();
   const started = opts.startedAt ?? Date.now();
   const models = new ModelRegistry(opts.models ?? [], limits.maxLoadedModels);
-  Object.defineProperty(app, "models", { value: models });
   const runsDir = opts.runs ?? (typeof opts.models === "string" ? opts.models : null);
   const queue = new GenerationQueue(limits);
   const counters: GenerationCounters = {
@@ -87,6 +112,14 @@ export function createApp(opts: AppOptions): BlockdiffApp {
   let appJs: Promise<string> | null = opts.appJs === undefined ? null : Promise.resolve(opts.appJs);
 
   app.use("*", secureHeaders({ contentSecurityPolicy: CSP }));
+  app.use(
+    "/api/*",
+    crossOriginGuard(opts.allowOrigins ?? [], (c) =>
+      c.json({
+        error:
+          "cross-origin requests are refused; start the server with --allow-origin <origin> to allow one",
+      }, 403)),
+  );
   app.get("/", (c) => c.html(PAGE));
   app.get("/app.css", (c) => c.body(CSS, 200, { "content-type": "text/css; charset=utf-8" }));
   app.get("/app.js", async (c) => {
@@ -106,17 +139,10 @@ export function createApp(opts: AppOptions): BlockdiffApp {
       queue: queue.stats(),
       generations: counters,
     }));
-  app.get("/api/info", (c) =>
-    c.json({
-      adapter: gpu.info,
-      features: [...gpu.device.features].sort(),
-      limits: {
-        maxStorageBufferBindingSize: gpu.device.limits.maxStorageBufferBindingSize,
-        maxComputeWorkgroupStorageSize: gpu.device.limits.maxComputeWorkgroupStorageSize,
-        maxComputeInvocationsPerWorkgroup: gpu.device.limits.maxComputeInvocationsPerWorkgroup,
-      },
-      serverLimits: limits,
-    }));
+  app.get("/api/info", async (c) => {
+    await models.ready();
+    return c.json(publicInfo(gpu, models.list(), limits));
+  });
 
   app.get("/api/models", async (c) => {
     await models.refresh();
@@ -137,17 +163,56 @@ export function createApp(opts: AppOptions): BlockdiffApp {
     if (!info || !path) return c.json({ error: "no such model" }, 404);
     const etag = `"${info.version}"`;
     if (c.req.header("if-none-match") === etag) return c.body(null, 304, { etag });
+    const headers = {
+      "content-type": "application/octet-stream",
+      etag,
+      "cache-control": "no-cache",
+    };
+    // HEAD gets the headers without opening the file (an unread stream would hold it open).
+    if (c.req.method === "HEAD") {
+      return c.body(null, 200, {
+        ...headers,
+        "content-length": String((await Deno.stat(path)).size),
+      });
+    }
     const file = await Deno.open(path, { read: true });
     return c.body(file.readable, 200, {
-      "content-type": "application/octet-stream",
+      ...headers,
       "content-length": String((await file.stat()).size),
-      etag,
+    });
+  });
+
+  app.get("/api/models/:name/tokenizer.json", async (c) => {
+    const name = c.req.param("name");
+    if (!MODEL_NAME.test(name)) return c.json({ error: "invalid model name" }, 400);
+    await models.ready();
+    const path = models.tokenizerFile(name);
+    if (!path) return c.json({ error: "this model uses a built-in tokenizer" }, 404);
+    return c.body(await Deno.readFile(path), 200, {
+      "content-type": "application/json",
       "cache-control": "no-cache",
     });
   });
 
+  const generateDeps: GenerateDeps = {
+    get gpu() {
+      return gpu;
+    },
+    models,
+    queue,
+    limits,
+    counters,
+    clientOf,
+    restartGpu,
+  };
   app.post(
     "/api/generate",
+    requireJson((c) =>
+      c.json(
+        { error: "the body must be JSON: send Content-Type: application/json", field: "body" },
+        415,
+      )
+    ),
     bodyLimit({
       maxSize: limits.maxBodyBytes,
       onError: (c) => c.json({ error: `the body is over ${limits.maxBodyBytes} bytes` }, 413),
@@ -156,18 +221,10 @@ export function createApp(opts: AppOptions): BlockdiffApp {
       await models.ready();
       await next();
     },
-    generateRoute({
-      get gpu() {
-        return gpu;
-      },
-      models,
-      queue,
-      limits,
-      counters,
-      clientOf,
-      restartGpu,
-    }),
+    generateRoute(generateDeps),
   );
+  // The OpenAI-compatible API shares the queue: one generation at a time for both.
+  app.route("/v1", openAiApp(generateDeps, { allowOrigins: opts.allowOrigins }));
 
   const loadRuns = async (names: string[] | null): Promise<RunMetrics[]> => {
     if (runsDir === null) return [];
@@ -191,11 +248,20 @@ export function createApp(opts: AppOptions): BlockdiffApp {
     return c.body(svg, 200, { "content-type": "image/svg+xml; charset=utf-8" });
   });
 
-  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound(
+    noRouteHandler(
+      () => app.routes,
+      (c, status, message) =>
+        c.req.path.startsWith("/v1/")
+          ? errorResponse(serverError(status, message))
+          : c.json({ error: message }, status),
+    ),
+  );
   app.onError((err, c) => {
     // The client gets no stack and no message (paths, internals); the log gets both.
     console.error(`${c.req.method} ${c.req.path}:`, err);
+    if (c.req.path.startsWith("/v1/")) return errorResponse(serverError(500, "internal error"));
     return c.json({ error: "internal error" }, 500);
   });
-  return app;
+  return Object.defineProperty(app, "models", { value: models }) as Hono & BlockdiffApp;
 }

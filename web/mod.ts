@@ -14,7 +14,6 @@ export * from "./models.ts";
 export * from "./runs.ts";
 export * from "./sse.ts";
 export * from "./bundle.ts";
-export * from "./generate_route.ts";
 export { type LoadOptions, type LoadReport, runServerLoad } from "./load.ts";
 // Types of the members this API builds on that its signatures take or return, so that
 // its documentation is whole.

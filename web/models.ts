@@ -5,18 +5,38 @@
  * `/etc` cannot reach outside the directory; symbolic links leading outside it are skipped.
  * @module
  */
-import { basename, join, resolve, sep } from "node:path";
+import { basename, isAbsolute, join, resolve, sep } from "node:path";
 import type { Gpu } from "@blockdiff/core";
 import { fromHfConfig, type ModelConfig } from "@blockdiff/model/io";
-import { loadModelDir, META_FILE, readHfConfig, resolveModelDir } from "@blockdiff/model/deno";
+import {
+  loadModelDir,
+  META_FILE,
+  readHfConfig,
+  resolveModelDir,
+  TOKENIZER_FILE,
+} from "@blockdiff/model/deno";
 import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/model";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
+import { checkLoadedWeights, loadCheckWarning } from "@blockdiff/eval";
 
 /** Names a model may have: no separators, no leading dot. */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Tokenizers the in-browser mode can build (no file system, no Deno APIs). */
 export const BROWSER_TOKENIZERS: readonly string[] = ["bytes", "byte", "gpt2"];
+
+/**
+ * The tokenizer a model directory records, read from the directory itself when it names a
+ * relative `tokenizer.json` (what `saveModelDir` writes), so a moved directory keeps working.
+ */
+export function tokenizerPath(dir: string, tokenizer: string): string {
+  return tokenizer.endsWith(".json") && !isAbsolute(tokenizer) ? join(dir, tokenizer) : tokenizer;
+}
+
+/** True when the page can build this tokenizer: built in, or a model's own tokenizer.json. */
+function browserTokenizer(tokenizer: string): boolean {
+  return BROWSER_TOKENIZERS.includes(tokenizer) || tokenizer === TOKENIZER_FILE;
+}
 
 /** A model as GET /api/models lists it. */
 export interface ModelInfo {
@@ -74,7 +94,7 @@ async function describe(name: string, dir: string): Promise<ModelInfo> {
     maskId: typeof meta.maskId === "number" ? meta.maskId : config.vocab - 1,
     weightsBytes: st.size,
     version: `${st.size}-${st.mtime?.getTime() ?? 0}`,
-    browser: BROWSER_TOKENIZERS.includes(tokenizer),
+    browser: browserTokenizer(tokenizer),
   };
 }
 
@@ -171,6 +191,12 @@ export class ModelRegistry implements Disposable {
     return f ? join(f.dir, weightsFile(f.dir)) : null;
   }
 
+  /** The model's own `tokenizer.json` (what the page fetches), or null when it names a built-in one. */
+  tokenizerFile(name: string): string | null {
+    const f = MODEL_NAME.test(name) ? this.#found.get(name) : undefined;
+    return f?.info.tokenizer === TOKENIZER_FILE ? join(f.dir, TOKENIZER_FILE) : null;
+  }
+
   /**
    * The model on `gpu`, loading it on first use. Call only while holding the generation
    * queue's turn: loading writes GPU buffers, and evicting releases another model's.
@@ -187,9 +213,12 @@ export class ModelRegistry implements Disposable {
     if (hit) this.#unload(name);
     while (this.#loaded.size >= this.#maxLoaded) this.#unload(this.#loaded.keys().next().value!);
     const m = await loadModelDir(f.dir);
-    const tokenizer = await loadTokenizer(m.meta.tokenizer);
+    const tokenizer = await loadTokenizer(tokenizerPath(f.dir, m.meta.tokenizer));
     const params = ParamSet.fromHost(gpu, m.config, m.tensors, name);
     const dit = new Dit(gpu, params);
+    // Weights that loaded wrongly write garbage with confidence: say so in the server's log.
+    const check = await checkLoadedWeights(dit, tokenizer);
+    if (!check.plausible) console.error(loadCheckWarning(f.dir, check));
     // Sampling GEMVs read half the bytes from f16 weight copies where that pays (GPUs).
     if (halfWeightsPay(gpu)) await dit.useHalfWeights();
     const loaded = { info: f.info, dit, tokenizer };

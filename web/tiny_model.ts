@@ -4,10 +4,10 @@
  * is given random weights, so predictions differ between positions and the stream is varied.
  * @module
  */
-import { type Gpu, Rng } from "@blockdiff/core";
+import type { Gpu } from "@blockdiff/core";
 import { modelConfig, type ModelConfigInit } from "@blockdiff/model/io";
 import { saveModelDir } from "@blockdiff/model/deno";
-import { ParamSet } from "@blockdiff/model";
+import { ParamSet, randomizeOutputLayer } from "@blockdiff/model";
 
 /** Writes a tiny model (byte tokenizer, L = 32, b = 4 unless overridden) to `dir`. */
 export async function writeTinyModelDir(
@@ -30,11 +30,7 @@ export async function writeTinyModelDir(
   });
   using params = ParamSet.init(gpu, config, seed);
   const tensors = await params.toHost();
-  const rng = new Rng(seed + 100);
-  for (const key of ["backbone.output_layer.linear.weight", "backbone.output_layer.linear.bias"]) {
-    const t = tensors.get(key)!;
-    tensors.set(key, { ...t, data: rng.normals(t.data.length, 0.8) });
-  }
+  randomizeOutputLayer(tensors, seed + 100, 0.8);
   // The byte tokenizer's ids: mask 259 (see ByteTokenizer).
   await saveModelDir(dir, config, tensors, { tokenizer: "bytes", maskId: 259, algo: config.algo });
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { BufferPool, READBACK_USAGE } from "./pool.ts";
-import { DeviceLostError, KernelError } from "./errors.ts";
+import { DeviceLostError, KernelError, ShapeError } from "./errors.ts";
 import { settle } from "./wait.ts";
 
 /** How a kernel uses a binding: read-only storage, read-write storage, or uniform params. */
@@ -286,7 +286,18 @@ export class Gpu {
         if (!res) {
           throw new KernelError(`kernel ${kernel.label}: missing resource for binding ${binding}`);
         }
-        entries.push({ binding, resource: "binding" in res ? res.binding() : res });
+        const resource = "binding" in res ? res.binding() : res;
+        // Dawn would refuse the bind group with a validation dump; say what limit stopped it.
+        const size = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
+        const limit = this.device.limits.maxStorageBufferBindingSize;
+        if (size > limit) {
+          throw new ShapeError(
+            `kernel ${kernel.label}: a ${size}-byte tensor exceeds this adapter's ` +
+              `${limit}-byte storage binding limit (maxStorageBufferBindingSize); use a smaller ` +
+              "batch or length, or an adapter with a larger limit",
+          );
+        }
+        entries.push({ binding, resource });
       }
     });
     if (r !== resources.length) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { gpuTest, testSession } from "../testing/mod.ts";
-import { KernelError } from "./errors.ts";
+import { KernelError, ShapeError } from "./errors.ts";
 import { assembleWgsl } from "./runtime.ts";
 import { grid1d, Uniforms } from "./launch.ts";
 import { bucketSize } from "./pool.ts";
@@ -82,6 +82,28 @@ gpuTest("runtime: compile errors name the kernel and its parameters", async (t, 
     });
     using a = Tensor.empty(gpu, [1]);
     assert.throws(() => gpu.dispatch(k, [a], null, [1]), /two\(\): missing resource for binding 1/);
+  });
+  await t.step("a binding over the adapter's limit is one ShapeError, not a Dawn dump", () => {
+    const k = gpu.kernel({
+      name: "big",
+      code: `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(1) fn main() { o[0] = a[0]; }`,
+      bindings: ["read", "write"],
+    });
+    const limit = gpu.device.limits.maxStorageBufferBindingSize;
+    // Only the binding's declared size is checked; no buffer that large is allocated.
+    using a = Tensor.empty(gpu, [4]);
+    using o = Tensor.empty(gpu, [1]);
+    const over = { buffer: a.buffer, offset: 0, size: limit + 4 };
+    assert.throws(
+      () => gpu.dispatch(k, [over, o], null, [1]),
+      (e: unknown) =>
+        e instanceof ShapeError && e.exitCode === 2 &&
+        /big\(\): a \d+-byte tensor exceeds this adapter's \d+-byte storage binding limit/.test(
+          e.message,
+        ) && !e.message.includes("\n"),
+    );
   });
   await t.step(
     "a validation error surfaces at the next sync with the batch's kernels",

@@ -7,8 +7,18 @@
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
 import gatherSrc from "./embedding.wgsl" with { type: "text" };
 import timestepSrc from "./timestep.wgsl" with { type: "text" };
+import { rowChunks } from "../_row_chunks.ts";
 
 const WG = 256;
+
+/** Options of {@link embedding}. */
+export interface EmbeddingOptions {
+  /**
+   * Largest storage binding to use, in bytes; defaults to the device's
+   * `maxStorageBufferBindingSize`. Lower it only to exercise the row blocks in tests.
+   */
+  maxBindingBytes?: number;
+}
 
 /** Bits of the canonical f32 quiet NaN, written for out-of-range ids. */
 const NAN_BITS = 0x7fc00000;
@@ -19,9 +29,16 @@ const NAN_BITS = 0x7fc00000;
  * visibly (to the logits and the loss) instead of reading a neighbouring row.
  * @param ids i32 token ids of any shape (typically `[B, S]`)
  * @param table f32 embedding matrix `[V, d]`
+ * A table larger than one storage binding (a 50258 × 768 f32 vocabulary is 154 MB; WebGPU's
+ * default limit is 128 MiB) is bound in blocks of rows, one dispatch each.
  * @param out optional f32 output `[...ids.shape, d]`
  */
-export function embedding(ids: Tensor, table: Tensor, out?: Tensor): Tensor {
+export function embedding(
+  ids: Tensor,
+  table: Tensor,
+  out?: Tensor,
+  opts: EmbeddingOptions = {},
+): Tensor {
   const gpu: Gpu = ids.gpu;
   ids.expectDtype("i32", "embedding ids");
   table.expectDtype("f32", "embedding table");
@@ -40,8 +57,19 @@ export function embedding(ids: Tensor, table: Tensor, out?: Tensor): Tensor {
     params: { WG },
     bindings: ["uniform", "read", "read", "write"],
   });
-  const u = new Uniforms().u32(total).u32(width).u32(vocab).u32(NAN_BITS);
-  gpu.dispatch(kernel, [ids, table, result], u.bytes(), grid1d(total, WG));
+  const chunks = rowChunks(
+    gpu,
+    table,
+    width * 4,
+    vocab,
+    `embedding: table ${formatShape(table.shape)}`,
+    opts.maxBindingBytes,
+  );
+  chunks.forEach((c, i) => {
+    const u = new Uniforms().u32(total).u32(width).u32(vocab).u32(NAN_BITS)
+      .u32(c.row0).u32(c.rows).u32(i === 0 ? 1 : 0).u32(0);
+    gpu.dispatch(kernel, [ids, c.binding, result], u.bytes(), grid1d(total, WG));
+  });
   return result;
 }
 

@@ -10,6 +10,7 @@
  */
 import { formatShape, type Gpu, grid1d, ShapeError, Tensor, Uniforms } from "@blockdiff/core";
 import src from "./embedding_backward.wgsl" with { type: "text" };
+import { rowChunks } from "../_row_chunks.ts";
 
 const WG = 128;
 
@@ -74,6 +75,8 @@ export interface EmbeddingCsrTensor extends Disposable {
   distinct: number;
   /** Positions (rows of dH). */
   count: number;
+  /** The distinct ids, ascending (host copy: which groups fall in each block of dE's rows). */
+  rows: Int32Array;
 }
 
 /**
@@ -100,6 +103,7 @@ export function uploadEmbeddingCsr(gpu: Gpu, csr: EmbeddingCsr): EmbeddingCsrTen
     vocab: csr.vocab,
     distinct,
     count,
+    rows: csr.rows,
     [Symbol.dispose]: () => data.dispose(),
   };
 }
@@ -113,6 +117,11 @@ export interface EmbeddingBackwardOptions {
    * it, dE is cleared first and then holds this batch's gradient only.
    */
   accumulate?: boolean;
+  /**
+   * Largest storage binding to use, in bytes; defaults to the device's
+   * `maxStorageBufferBindingSize`. Lower it only to exercise the row blocks in tests.
+   */
+  maxBindingBytes?: number;
 }
 
 /**
@@ -151,7 +160,25 @@ export function embeddingBackward(
     params: { WG, ACCUMULATE: accumulate },
     bindings: ["uniform", "read", "read", "write"],
   });
-  const u = new Uniforms().u32(csr.distinct).u32(width);
-  gpu.dispatch(kernel, [csr.data, dh, out], u.bytes(), grid1d(csr.distinct, 1));
+  // dE of a large vocabulary (50258 × 768 f32) exceeds one binding: its rows go in blocks.
+  const chunks = rowChunks(
+    gpu,
+    out,
+    width * 4,
+    csr.vocab,
+    `${what}: dE ${formatShape(out.shape)}`,
+    opts.maxBindingBytes,
+  );
+  let g0 = 0;
+  for (const c of chunks) {
+    let g1 = g0;
+    while (g1 < csr.distinct && csr.rows[g1] < c.row0 + c.rows) g1++;
+    if (g1 > g0) {
+      const u = new Uniforms().u32(csr.distinct).u32(width).u32(g0).u32(g1).u32(c.row0)
+        .u32(0).u32(0).u32(0);
+      gpu.dispatch(kernel, [csr.data, dh, c.binding], u.bytes(), grid1d(g1 - g0, 1));
+    }
+    g0 = g1;
+  }
   return out;
 }

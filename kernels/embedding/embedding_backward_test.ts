@@ -77,6 +77,31 @@ gpuTest("embeddingBackward: against the float64 reference, bit-reproducible", as
   }
 });
 
+gpuTest(
+  "embeddingBackward: a dE over the binding limit is written in blocks of rows",
+  async (t, gpu) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    for (const [count, vocab, width, limit] of [[200, 50, 64, 7 * 256], [333, 300, 33, 64 * 132]]) {
+      await t.step(`N=${count} V=${vocab} d=${width} limit ${limit} B`, async () => {
+        const ids = skewedIds(rng, count, vocab);
+        ids[0] = vocab - 1; // the last block's last row
+        const dhs = rng.normals(count * width);
+        using csr = uploadEmbeddingCsr(gpu, buildEmbeddingCsr(ids, vocab));
+        using dh = Tensor.from(gpu, dhs, [count, width]);
+        using out = poisoned(gpu, [vocab, width]);
+        embeddingBackward(dh, csr, { out, maxBindingBytes: limit });
+        assert.deepEqual(await out.readFloat(), sequentialF32(ids, dhs, vocab, width));
+        const init = rng.normals(vocab * width);
+        using acc = Tensor.from(gpu, init, [vocab, width]);
+        embeddingBackward(dh, csr, { out: acc, accumulate: true, maxBindingBytes: limit });
+        const want = embeddingBackwardRef(ids, dhs, vocab, width, init);
+        assertClose(await acc.readFloat(), want, 1e-6, "dE accumulate", seed);
+      });
+    }
+  },
+);
+
 Deno.test("embeddingBackwardRef: matches central differences of the gather", () => {
   const seed = freshSeed();
   const rng = new Rng(seed);

@@ -102,3 +102,40 @@ gpuTest("embedding: rejects wrong dtypes and shapes", (_t, gpu) => {
   assert.throws(() => timestepEmbedding(sigma2), ShapeError);
   return Promise.resolve();
 });
+
+gpuTest(
+  "embedding: a table over the binding limit is gathered in blocks of rows",
+  async (t, gpu) => {
+    const seed = freshSeed();
+    const rng = new Rng(seed);
+    // [V, d, binding limit]: 7 rows of 256 B per block; 64 rows of 132 B (the alignment step);
+    // a limit above the table (one block).
+    for (const [V, d, limit] of [[50, 64, 7 * 256], [300, 33, 64 * 132], [20, 64, 1 << 20]]) {
+      await t.step(`V=${V} d=${d} limit ${limit} B`, async () => {
+        const table = rng.normals(V * d);
+        const idList = Int32Array.from({ length: 45 }, () => rng.int(0, V - 1));
+        idList[3] = V; // out of range: NaN, written once
+        idList[4] = V - 1;
+        using ids = Tensor.from(gpu, idList, [5, 9], "i32");
+        using e = Tensor.from(gpu, table, [V, d]);
+        using out = poisoned(gpu, [5, 9, d]);
+        embedding(ids, e, out, { maxBindingBytes: limit });
+        const got = await out.readFloat();
+        const want = embeddingRef(idList, table, V, d);
+        for (let r = 0; r < idList.length; r++) {
+          const row = got.subarray(r * d, (r + 1) * d);
+          if (r === 3) assert.ok(row.every(Number.isNaN), "out-of-range id gives NaN");
+          else assert.deepEqual(row, Float32Array.from(want.subarray(r * d, (r + 1) * d)));
+        }
+      });
+    }
+    await t.step("a limit below one aligned block of rows is a ShapeError", () => {
+      using ids = Tensor.from(gpu, Int32Array.from([0]), [1], "i32");
+      using e = Tensor.zeros(gpu, [300, 33]);
+      assert.throws(
+        () => embedding(ids, e, undefined, { maxBindingBytes: 1000 }),
+        /cannot be split/,
+      );
+    });
+  },
+);

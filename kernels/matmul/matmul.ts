@@ -15,6 +15,7 @@ import inputsSrc from "./matmul_inputs.wgsl" with { type: "text" };
 import rowdotSrc from "./matmul_rowdot.wgsl" with { type: "text" };
 import rowdotSubgroupSrc from "./matmul_rowdot_subgroup.wgsl" with { type: "text" };
 import { matmulShapeClass, tunedMatmulVariant } from "./tuning_table.ts";
+import { rowChunks } from "../_row_chunks.ts";
 
 /** The kernels behind `matmul`. */
 export type MatmulVariant =
@@ -218,7 +219,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     if (t.paddedBytes > limit) {
       throw new ShapeError(
         `matmul: ${what} (${t.paddedBytes} bytes; ${both}) exceeds the adapter's ${limit}-byte ` +
-          "storage binding limit; split the rows into several calls",
+          "storage binding limit (maxStorageBufferBindingSize); use fewer rows (a smaller batch or " +
+          "length) or an adapter with a larger limit",
       );
     }
   }
@@ -362,9 +364,7 @@ interface Chunk {
 
 /**
  * Splits B along N so each piece fits one storage binding. Only a 2-D transposed B ([N, K],
- * a weight matrix) has contiguous column blocks; each block must also start on the
- * adapter's storage-offset alignment, so the block width is a multiple of
- * align / gcd(4K, align).
+ * a weight matrix) has contiguous column blocks.
  */
 function chunksOfB(gpu: Gpu, b: Tensor, d: Dims, transB: boolean, limit: number): Chunk[] {
   if (b.paddedBytes <= limit) return [{ n0: 0, nc: d.n, binding: b.binding() }];
@@ -375,29 +375,7 @@ function chunksOfB(gpu: Gpu, b: Tensor, d: Dims, transB: boolean, limit: number)
         "transposed ([N, K], transB) can be split along N. Store the weight as [out, in].",
     );
   }
-  const align = gpu.device.limits.minStorageBufferOffsetAlignment;
   const rowBytes = d.k * (b.dtype === "f16" ? 2 : 4);
-  const step = align / gcd(rowBytes, align);
-  const nc = Math.floor(limit / rowBytes / step) * step;
-  if (nc === 0 || b.offset % align !== 0) {
-    throw new ShapeError(
-      `matmul: ${shape} exceeds the ${limit}-byte storage binding limit and cannot be split: ` +
-        `blocks of rows of ${rowBytes} bytes aligned to ${align} bytes do not fit one binding`,
-    );
-  }
-  const chunks: Chunk[] = [];
-  for (let n0 = 0; n0 < d.n; n0 += nc) {
-    const width = Math.min(nc, d.n - n0);
-    chunks.push({
-      n0,
-      nc: width,
-      binding: { buffer: b.buffer, offset: b.offset + n0 * rowBytes, size: width * rowBytes },
-    });
-  }
-  return chunks;
-}
-
-function gcd(x: number, y: number): number {
-  while (y) [x, y] = [y, x % y];
-  return x;
+  return rowChunks(gpu, b, rowBytes, d.n, `matmul: B ${formatShape(b.shape)}`, limit)
+    .map((c) => ({ n0: c.row0, nc: c.rows, binding: c.binding }));
 }

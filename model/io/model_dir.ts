@@ -4,7 +4,7 @@
  * through here, from a model directory or from a training run directory (`<run>/model`).
  * @module
  */
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { loadHfCheckpoint, saveHfCheckpoint } from "./hf_checkpoint.ts";
 import type { ModelConfig } from "./model_config.ts";
 import type { TensorMap } from "./host_tensor.ts";
@@ -37,18 +37,51 @@ export interface ModelDir {
 /** The file with blockdiff's metadata. */
 export const META_FILE = "blockdiff.json";
 
-/** Writes a model directory (atomic per file). */
+/** The name a model directory gives its own copy of a tokenizer.json. */
+export const TOKENIZER_FILE = "tokenizer.json";
+
+/** Options of {@link saveModelDir}. */
+export interface SaveModelDirOptions {
+  /** Dtype of floating-point tensors on disk. Default F32. */
+  floatDtype?: "F32" | "F16" | "BF16";
+  /** Write `model.safetensors.gz` instead of `model.safetensors`. */
+  compress?: boolean;
+  /** Directory a relative `meta.tokenizer` path is read from. Default: the working directory. */
+  tokenizerBase?: string;
+}
+
+/**
+ * Writes a model directory (atomic per file). A tokenizer named by a `tokenizer.json` path is
+ * copied in as {@link TOKENIZER_FILE} and recorded by that name, so the directory can be moved,
+ * shipped or uploaded without the file it was trained with.
+ */
 export async function saveModelDir(
   dir: string,
   config: ModelConfig,
   tensors: TensorMap,
   meta: ModelMeta,
-  options: { floatDtype?: "F32" | "F16" | "BF16"; compress?: boolean } = {},
+  options: SaveModelDirOptions = {},
 ): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
     throw new IoError(`${dir}: cannot create directory: ${(e as Error).message}`, { cause: e });
+  }
+  if (meta.tokenizer.endsWith(".json")) {
+    const from = isAbsolute(meta.tokenizer) || !options.tokenizerBase
+      ? meta.tokenizer
+      : join(options.tokenizerBase, meta.tokenizer);
+    const to = join(dir, TOKENIZER_FILE);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(from);
+    } catch (e) {
+      throw new IoError(`${from}: cannot read the model's tokenizer: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    if (resolve(from) !== resolve(to)) await writeFileAtomic(to, bytes);
+    meta = { ...meta, tokenizer: TOKENIZER_FILE };
   }
   await saveHfCheckpoint(dir, config, tensors, options);
   if (options.compress) {

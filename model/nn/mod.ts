@@ -7,4 +7,5 @@ export * from "./params.ts";
 export * from "./dit.ts";
 export * from "./ops.ts";
 export * from "./graph.ts";
+export * from "./random_output_layer.ts";
 // The autograd tape lives in the runtime (@blockdiff/core).

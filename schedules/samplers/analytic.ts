@@ -11,11 +11,7 @@ import { checkStop, type StopDecision } from "./stop_rules.ts";
 import { prefixes } from "./prompt.ts";
 import { SamplerRng } from "./rng.ts";
 import { finishRows, type SamplerCommon, type SampleResult } from "./semi_ar.ts";
-
-/** The log-linear schedule's σ(t), clipped at σ_max = −ln(1e-3), so σ stays finite near t = 1. */
-function sigmaOf(t: number): number {
-  return Math.min(-Math.log1p(-t), -Math.log(1e-3));
-}
+import { logLinearSigma } from "../noise.ts";
 
 /** Options of {@link analyticSample}; `length` must equal the model's L. */
 export interface AnalyticOptions extends SamplerCommon {
@@ -77,7 +73,7 @@ export async function analyticSample(
   }
   const T = opts.steps, eps = opts.eps ?? 1e-5;
   if (!Number.isInteger(T) || T < 1) throw new RangeError(`steps must be ≥ 1, got ${T}`);
-  const sigma = opts.sigma ?? sigmaOf;
+  const sigma = opts.sigma ?? logLinearSigma;
   const topP = opts.probabilities?.topP ?? 1;
   const rng = new SamplerRng(opts.seed);
   const seq = prefixes(B, opts.bosId, opts.prompt);

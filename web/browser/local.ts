@@ -6,7 +6,7 @@
 import { Dit, ParamSet } from "@blockdiff/model";
 import { generate } from "@blockdiff/sampling";
 import { ByteTokenizer } from "@blockdiff/data";
-import { loadGpt2Tokenizer } from "@blockdiff/data";
+import { loadGpt2Tokenizer, tokenizerFromHfJson } from "@blockdiff/data";
 import type { Tokenizer } from "@blockdiff/data";
 import { checkAgainstModel, parseGenerateRequest } from "../validate.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
@@ -26,9 +26,18 @@ interface Loaded {
 // One model on the visitor's GPU at a time; switching releases the previous one.
 let loaded: Loaded | null = null;
 
-async function tokenizerFor(name: string): Promise<Tokenizer> {
+async function tokenizerFor(info: ModelInfo, signal: AbortSignal): Promise<Tokenizer> {
+  const name = info.tokenizer;
   if (name === "bytes" || name === "byte") return new ByteTokenizer();
   if (name === "gpt2") return await loadGpt2Tokenizer();
+  if (name === "tokenizer.json") {
+    // The model's own vocabulary (e.g. a BPE trained with `bd3 tokenizer`), from its server.
+    const res = await fetch(`/api/models/${encodeURIComponent(info.name)}/tokenizer.json`, {
+      signal,
+    });
+    if (!res.ok) throw new Error(`${info.name}: the server sent no tokenizer (${res.status})`);
+    return tokenizerFromHfJson(await res.json(), { file: `${info.name}/tokenizer.json` });
+  }
   throw new Error(`tokenizer ${name} is not available in the browser`);
 }
 
@@ -56,7 +65,7 @@ async function load(info: ModelInfo, onEvent: (e: RunEvent) => void, signal: Abo
     loaded.dit.dispose();
     loaded.dit.params.dispose();
   }
-  loaded = { key, dit: new Dit(gpu, params), tokenizer: await tokenizerFor(info.tokenizer) };
+  loaded = { key, dit: new Dit(gpu, params), tokenizer: await tokenizerFor(info, signal) };
   return loaded;
 }
 
