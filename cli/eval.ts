@@ -9,7 +9,7 @@
 import { acquireTunedGpu } from "./gpu.ts";
 import { writeFileAtomic } from "@blockdiff/model/deno";
 import type { ChunkSet, Split } from "@blockdiff/data";
-import { loadChunks, type Source } from "@blockdiff/data/deno";
+import { loadChunks } from "@blockdiff/data/deno";
 import type { TokenBatch } from "@blockdiff/train";
 import {
   compareBlockPolicies,
@@ -30,7 +30,7 @@ import {
 import { generate } from "@blockdiff/sampling";
 import type { Dit } from "@blockdiff/model";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { DATA_FLAGS } from "./data_flags.ts";
+import { DATA_FLAGS, dataSource } from "./data_flags.ts";
 import { parseList } from "./parse.ts";
 import { checkWeights, fmtRate, type LoadedModel, modelArg, readModel, toGpu } from "./model.ts";
 import { checkLength, SAMPLING_FLAGS, samplingOptions } from "./sample.ts";
@@ -136,10 +136,6 @@ async function readWordList(path: string): Promise<WordList> {
   }
 }
 
-function sourceOf(data: string, textField: string): Source {
-  return data === "brown" ? { kind: "brown" } : { kind: "file", path: data, textField };
-}
-
 /** Batches of a chunk set that tick a progress bar as they are consumed. */
 function* counted(
   chunks: ChunkSet,
@@ -238,7 +234,7 @@ export async function runEval(argv: string[]): Promise<number> {
   };
   const dataName = f.data as string;
   note(`tokenizing ${dataName === "brown" ? "the embedded Brown corpus" : dataName} (${split})…`);
-  const chunks = await loadChunks(sourceOf(dataName, f["text-field"] as string), {
+  const chunks = await loadChunks(await dataSource(dataName, f["text-field"] as string), {
     tokenizer: tok,
     length: config.length,
     split,
@@ -248,7 +244,7 @@ export async function runEval(argv: string[]): Promise<number> {
   }
   const zeroName = f["zero-shot"] as string | undefined;
   const zeroChunks = zeroName
-    ? await loadChunks(sourceOf(zeroName, f["text-field"] as string), {
+    ? await loadChunks(await dataSource(zeroName, f["text-field"] as string), {
       tokenizer: tok,
       length: config.length,
     })

@@ -1,18 +1,19 @@
 /**
  * Sampling past the model's context from the command line and the server, with the bundled
  * model (context 128, trained block size 4): block sizes 8 and 16 and the adaptive policy, with a
- * prompt whose length is no multiple of the block (BOS + "The jury said" = 14 tokens). The window
+ * prompt whose length is no multiple of the block (BOS + "The jury said" is 5 BPE tokens). The window
  * must slide by whole blocks, so no block straddles the cache's end.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { gpuTest } from "@blockdiff/core/testing";
 import { createApp } from "@blockdiff/web";
+import { BUNDLED_MODEL, readModel } from "./model.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const MODELS = fileURLToPath(new URL("../models/", import.meta.url));
-/** BOS + "The jury said" (bytes). */
-const PREFIX = 14;
+/** BOS + the prompt's tokens under the bundled model's tokenizer. */
+const PREFIX = 1 + (await readModel(BUNDLED_MODEL)).tokenizer.encode("The jury said").length;
 const POLICIES: [string, string[], number | "adaptive"][] = [
   ["L′ = 8", ["--block-size", "8"], 8],
   ["L′ = 16", ["--block-size", "16"], 16],

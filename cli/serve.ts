@@ -4,7 +4,9 @@
  * @module
  */
 import { acquireTunedGpu } from "./gpu.ts";
-import { buildBrowserBundle, createApp, DEFAULT_LIMITS } from "@blockdiff/web";
+import { buildBrowserBundle, createApp, DEFAULT_LIMITS, type ModelSource } from "@blockdiff/web";
+import { parseHubRef, resolveModelRef } from "@blockdiff/model/deno";
+import { isModelDir } from "./model.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -16,10 +18,19 @@ const FLAGS: Record<string, FlagSpec> = {
     min: 0,
     max: 65535,
   },
-  host: { type: "string", help: "address to bind", default: "127.0.0.1" },
+  host: {
+    type: "string",
+    help: "address to bind (loopback by default; see Exposing the server below)",
+    default: "127.0.0.1",
+  },
+  "allow-origin": {
+    type: "string",
+    help: "comma-separated origins whose pages may call the API (CORS), e.g. https://a.example",
+  },
   models: {
     type: "string",
-    help: "directory of models (each child a model directory or a training run)",
+    help:
+      "directory of models (each child a model directory or a training run), or a list of model directories and Hub ids org/name",
     default: "models",
   },
   runs: { type: "string", help: "directory of training runs for the curves", default: "runs" },
@@ -59,9 +70,39 @@ Usage: bd3 serve [flags]
 
 ${formatFlags(FLAGS)}
 
+APIs: the native one (POST /api/generate, Server-Sent Events) and an OpenAI-compatible one
+(GET /v1/models, POST /v1/completions; diffusion settings such as block_size, sampler and steps
+as extra body fields), sharing one generation queue.
+
+Exposing the server: it binds loopback by default, so only this machine can use it. With
+--host 0.0.0.0 (or any non-loopback address) anyone who can reach the port can run
+generations on this machine's GPU and download the served models' weights; there is no
+authentication. Put it behind a reverse proxy with authentication, or a firewall, to expose it.
+Pages of other sites cannot call the API unless --allow-origin lists their origin.
+
 Examples:
   bd3 serve --models runs
-  bd3 serve --port 9000 --host 0.0.0.0 --models /srv/models --max-waiting 8`;
+  bd3 serve --port 9000 --host 0.0.0.0 --models /srv/models --max-waiting 8
+  bd3 serve --allow-origin https://a.example,https://b.example`;
+
+/** The origins of --allow-origin, each checked to be `scheme://host[:port]`. */
+function allowedOrigins(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split(",").map((o) => o.trim()).filter((o) => o !== "").map((o) => {
+    let url: URL | null = null;
+    try {
+      url = new URL(o);
+    } catch {
+      // reported below
+    }
+    if (!url || url.origin === "null" || url.origin !== o.replace(/\/$/, "")) {
+      throw new UsageError(
+        `bd3 serve: --allow-origin ${o} is not an origin; give scheme://host[:port], e.g. https://a.example`,
+      );
+    }
+    return url.origin;
+  });
+}
 
 function nonNegativeInt(flags: Record<string, unknown>, name: string, max: number): number {
   const v = flags[name] as number;
@@ -69,6 +110,43 @@ function nonNegativeInt(flags: Record<string, unknown>, name: string, max: numbe
     throw new UsageError(`bd3 serve: --${name} must be an integer in 0..${max}, got ${v}`);
   }
   return v;
+}
+
+/**
+ * `--models` as a list: each entry a model directory (or training run) or a Hub id
+ * `org/name[@revision]`, downloaded into the Hugging Face cache and offered as `org--name`.
+ */
+async function modelList(value: string): Promise<ModelSource[]> {
+  const out: ModelSource[] = [];
+  for (const entry of value.split(",").map((e) => e.trim()).filter(Boolean)) {
+    const local = await Deno.stat(entry).then((s) => s.isDirectory, () => false);
+    if (local) {
+      out.push({ dir: entry });
+      continue;
+    }
+    const hub = parseHubRef(entry);
+    if (!hub) {
+      throw new UsageError(
+        `bd3 serve: --models ${entry} is neither a directory nor a Hub id org/name ` +
+          `(train into a directory: bd3 train --out models/<name>)`,
+      );
+    }
+    out.push({ name: hub.repo.replace("/", "--"), dir: await resolveModelRef(entry) });
+  }
+  return out;
+}
+
+/**
+ * The curves' directory: `--runs` when given or present, else the models directory, whose
+ * models carry their own training curves (the bundled model's on a fresh install).
+ */
+async function runsDir(
+  runs: string,
+  given: boolean,
+  models: string | ModelSource[],
+): Promise<string | undefined> {
+  if (given || await Deno.stat(runs).then((s) => s.isDirectory, () => false)) return runs;
+  return typeof models === "string" ? models : undefined;
 }
 
 /** Runs `bd3 serve` until interrupted. */
@@ -81,16 +159,15 @@ export async function runServe(argv: string[]): Promise<number> {
   const port = nonNegativeInt(flags, "port", 65535);
   const maxWaiting = nonNegativeInt(flags, "max-waiting", 1000);
   const maxPerClient = nonNegativeInt(flags, "max-per-client", 1000);
+  const allowOrigins = allowedOrigins(flags["allow-origin"] as string | undefined);
   const timeout = flags.timeout as number;
   if (!(timeout > 0)) throw new UsageError(`bd3 serve: --timeout must be positive, got ${timeout}`);
-  let models: string | string[] = flags.models as string;
+  let models: string | ModelSource[] = flags.models as string;
   const isDir = await Deno.stat(models).then((s) => s.isDirectory, () => false);
-  if (!isDir && given.has("models")) {
-    throw new UsageError(
-      `bd3 serve: --models ${models} is not a directory (train into it: bd3 train --out ${models}/<name>)`,
-    );
-  }
-  if (!isDir) {
+  if (given.has("models") && (!isDir || await isModelDir(models))) {
+    // A model directory, a Hub id, or a comma-separated list of them (Hub ids download first).
+    models = await modelList(models);
+  } else if (!isDir) {
     // The default directory is optional: the page still serves, with no models to pick.
     console.warn(`no ./${models} directory: serving without models (see --models)`);
     models = [];
@@ -114,11 +191,12 @@ export async function runServe(argv: string[]): Promise<number> {
       return session.gpu;
     },
     models,
-    runs: flags.runs as string | undefined,
+    runs: await runsDir(flags.runs as string, given.has("runs"), models),
     appJs,
     maxWaiting,
     maxPerClient,
     generationTimeoutMs: timeout * 1000,
+    allowOrigins,
   });
   const server = Deno.serve({
     port,

@@ -3,11 +3,11 @@
  * writes it as a Hugging Face `tokenizer.json`, ready for `bd3 train --tokenizer`.
  * @module
  */
-import { DataError, loadTokenizer, trainByteLevelBpe } from "@blockdiff/data";
-import { type Source, sourceDocuments } from "@blockdiff/data/deno";
+import { loadTokenizer, trainByteLevelBpe } from "@blockdiff/data";
+import { sourceDocuments } from "@blockdiff/data/deno";
 import { writeFileAtomic } from "@blockdiff/model/deno";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { DATA_FLAGS } from "./data_flags.ts";
+import { DATA_FLAGS, dataSource } from "./data_flags.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
   ...DATA_FLAGS,
@@ -57,18 +57,7 @@ export async function runTokenizer(argv: string[]): Promise<number> {
   if (!out.endsWith(".json")) {
     throw new UsageError(`bd3 tokenizer: --out must end in .json, got '${out}'`);
   }
-  const source: Source = flags.data === "brown"
-    ? { kind: "brown" }
-    : { kind: "file", path: flags.data as string, textField: flags["text-field"] as string };
-  if (source.kind === "file") {
-    const st = await Deno.stat(source.path).catch(() => null);
-    if (!st?.isFile) {
-      throw new DataError(st ? "not a regular file" : "file not found", {
-        file: source.path,
-        fix: "pass --data with a .txt, .jsonl(.gz) or .parquet file, or brown",
-      });
-    }
-  }
+  const source = await dataSource(flags.data as string, flags["text-field"] as string);
   const texts: string[] = [];
   let characters = 0;
   for await (const doc of sourceDocuments(source, { split: "train" })) {

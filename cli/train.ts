@@ -13,14 +13,14 @@ import {
   saveTrainingCheckpoint,
   writeFileAtomic,
 } from "@blockdiff/model/deno";
-import { BatchIterator, DataError, loadTokenizer, splitOf } from "@blockdiff/data";
-import { brownIds, loadChunks, type Source } from "@blockdiff/data/deno";
+import { BatchIterator, loadTokenizer, splitOf } from "@blockdiff/data";
+import { brownIds, loadChunks } from "@blockdiff/data/deno";
 import { Dit, ParamSet } from "@blockdiff/model";
 import { Trainer } from "@blockdiff/train";
 import { evalBatches, testPerplexity } from "@blockdiff/eval";
 import { loadIntactCheckpoint, prepareRunDir, readRunRecord } from "./run_dir.ts";
 import { applyConfigFile, type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { DATA_FLAGS } from "./data_flags.ts";
+import { DATA_FLAGS, dataSource } from "./data_flags.ts";
 import { Progress } from "./progress.ts";
 import { parseClip, parseList } from "./parse.ts";
 
@@ -255,18 +255,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   await prepareRunDir(out, { resume: Boolean(f.resume), overwrite: Boolean(f.overwrite) });
 
   const tokenizer = await loadTokenizer(f.tokenizer as string);
-  const source: Source = f.data === "brown"
-    ? { kind: "brown" }
-    : { kind: "file", path: f.data as string, textField: f["text-field"] as string };
-  if (source.kind === "file") {
-    const st = await Deno.stat(source.path).catch(() => null);
-    if (!st?.isFile) {
-      throw new DataError(st ? "not a regular file" : "file not found", {
-        file: source.path,
-        fix: "pass --data with a .txt, .jsonl(.gz) or .parquet file, or brown",
-      });
-    }
-  }
+  const source = await dataSource(f.data as string, f["text-field"] as string);
   // Tokenizing runs only when the cache misses; the bar tracks documents (Brown) or bytes.
   const sourceSize = source.kind === "file"
     ? await expectedSize(source.path)

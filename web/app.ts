@@ -10,7 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Gpu } from "@blockdiff/core";
 import { CSS, PAGE } from "./page.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
-import { MODEL_NAME, ModelRegistry } from "./models.ts";
+import { MODEL_NAME, ModelRegistry, type ModelSource } from "./models.ts";
 import { GenerationQueue } from "./queue.ts";
 import { type GenerateDeps, generateRoute, type GenerationCounters } from "./generate_route.ts";
 import { listRuns, plotRuns, readRun, type RunMetrics } from "./runs.ts";
@@ -30,7 +30,7 @@ export interface AppOptions extends Partial<ServerLimits> {
    */
   restartGpu?: () => Promise<Gpu>;
   /** A directory whose children are model directories or training runs, or a list of model dirs. */
-  models?: string | readonly string[];
+  models?: string | readonly (string | ModelSource)[];
   /** A directory of training runs for the curves view (default: `models` when a directory). */
   runs?: string;
   /** The browser bundle's JavaScript; built with `deno bundle` on first request when absent. */

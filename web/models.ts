@@ -19,6 +19,17 @@ import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/model";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
 import { checkLoadedWeights, loadCheckWarning } from "@blockdiff/eval";
 
+/**
+ * A model directory listed for the server, with the name requests use (default: the directory's
+ * own name; a Hub snapshot's directory is named by its commit, so Hub models pass `org--name`).
+ */
+export interface ModelSource {
+  /** Name in GET /api/models and in requests (sanitised to {@link MODEL_NAME}). */
+  name?: string;
+  /** The model directory (or a run holding `model/`). */
+  dir: string;
+}
+
 /** Names a model may have: no separators, no leading dot. */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -113,7 +124,7 @@ function weightsFile(dir: string): string {
 
 /** The server's models, scanned on first use and on `refresh()`, loaded onto the GPU lazily. */
 export class ModelRegistry implements Disposable {
-  readonly #source: string | readonly string[];
+  readonly #source: string | readonly ModelSource[];
   readonly #maxLoaded: number;
   #root: string | null = null;
   #scan: Promise<void> | null = null;
@@ -121,8 +132,12 @@ export class ModelRegistry implements Disposable {
   readonly #loaded = new Map<string, LoadedModel>();
 
   /** Models in the directory `source` (each child one model or run), or the listed directories. */
-  constructor(source: string | readonly string[], maxLoaded = 2) {
-    this.#source = typeof source === "string" ? source : source.map((d) => resolve(d));
+  constructor(source: string | readonly (string | ModelSource)[], maxLoaded = 2) {
+    this.#source = typeof source === "string"
+      ? source
+      : source.map((d) =>
+        typeof d === "string" ? { dir: resolve(d) } : { name: d.name, dir: resolve(d.dir) }
+      );
     this.#maxLoaded = maxLoaded;
   }
 
@@ -150,9 +165,10 @@ export class ModelRegistry implements Disposable {
         candidates.push([e.name, real]);
       }
     } else {
-      for (const d of this.#source) {
-        let name = basename(d).replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "") || "model";
-        if (name === "model") name = basename(resolve(d, "..")) || name;
+      for (const { name: given, dir: d } of this.#source) {
+        let name = (given ?? basename(d)).replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[._-]+/, "") ||
+          "model";
+        if (name === "model" && given === undefined) name = basename(resolve(d, "..")) || name;
         while (candidates.some(([n]) => n === name)) name += "_";
         candidates.push([name, d]);
       }

@@ -5,13 +5,20 @@
  * @module
  */
 import { join } from "node:path";
-import { gunzipSync, gzipSync } from "fflate";
+import { gunzipSync, gzipSync, zipSync } from "fflate";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { BlockdiffError, Rng } from "@blockdiff/core";
-import { encodeSafetensors, expectedParameters, f32Tensor, type TensorMap } from "@blockdiff/model";
+import {
+  encodeLightningCheckpoint,
+  encodeSafetensors,
+  expectedParameters,
+  f32Tensor,
+  type TensorMap,
+} from "@blockdiff/model";
 import {
   decodeSafetensors,
   loadLatestCheckpoint,
+  loadLightningCheckpoint,
   loadModelDir,
   readSafetensors,
   saveModelDir,
@@ -26,6 +33,7 @@ export const FILE_KINDS = [
   "safetensors",
   "hf-dir",
   "train-ckpt",
+  "lightning-ckpt",
   "tokenizer-bpe",
   "tokenizer-wordpiece",
   "jsonl",
@@ -161,6 +169,8 @@ export async function buildBases(scratch: string): Promise<Map<FileKind, Base>> 
   });
   bases.set("parquet", { files: [["data.parquet", new Uint8Array(parquet)]] });
   bases.set("txt", { files: [["data.txt", enc.encode(DOCS.join("\n\n") + "\n")]] });
+  const lightning = encodeLightningCheckpoint({ config: TINY, weights: tensors, step: 3 });
+  bases.set("lightning-ckpt", { files: [["last.ckpt", concat(...lightning)]] });
   return bases;
 }
 
@@ -468,6 +478,7 @@ function mutateStructured(
     const text = enc.encode(lines.join("\n"));
     return [kind === "jsonl" ? text : gzipSync(text), `line${i + 1}-${w}`];
   }
+  if (kind === "lightning-ckpt" && p < 0.4) return hostilePickle(r);
   if (kind === "txt" && p < 0.3) {
     const pos = r.int(0, bytes.length);
     const junk = pick(r, [
@@ -479,6 +490,23 @@ function mutateStructured(
     return [concat(bytes.subarray(0, pos), junk, bytes.subarray(pos)), `txt-insert×${junk.length}`];
   }
   return null;
+}
+
+/**
+ * A torch zip whose `data.pkl` is hostile: code execution (os.system / builtins.eval via
+ * REDUCE), huge lengths, deep MARK nesting, or opcode soup. None may run; all must fail cleanly.
+ */
+function hostilePickle(r: Rng): [Uint8Array, string] {
+  const b = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const cases: [string, () => Uint8Array][] = [
+    ["pickle-os.system", () => b("\x80\x02cposix\nsystem\nX\x08\x00\x00\x00touch /x\x85R.")],
+    ["pickle-eval", () => b("\x80\x02c__builtin__\neval\nX\x01\x00\x00\x001\x85R.")],
+    ["pickle-huge-string", () => b("\x80\x02X\xff\xff\xff\x7fabc.")],
+    ["pickle-deep-marks", () => new Uint8Array(r.int(1, 4) * 20_000).fill(0x28)],
+    ["pickle-soup", () => Uint8Array.from({ length: r.int(1, 4000) }, () => r.int(0, 255))],
+  ];
+  const [what, make] = pick(r, cases);
+  return [zipSync({ "archive/data.pkl": [make(), { level: 0 }] }), what];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -499,6 +527,9 @@ async function load(kind: FileKind, target: string, dir: string): Promise<void> 
       return;
     case "train-ckpt":
       await loadLatestCheckpoint(dir);
+      return;
+    case "lightning-ckpt":
+      await loadLightningCheckpoint(target);
       return;
     case "tokenizer-bpe":
     case "tokenizer-wordpiece": {

@@ -43,8 +43,9 @@ export interface HfCheckpoint {
 async function refusePickle(dir: string): Promise<void> {
   const pickle = (p: string) =>
     new CheckpointError(
-      `${p}: is a PyTorch/Lightning pickle, which blockdiff cannot read; convert it to a HF ` +
-        `directory with model.safetensors (the reference's push_to_hf.py) first`,
+      `${p}: is a PyTorch/Lightning pickle, not a model directory; convert a Lightning ` +
+        "checkpoint first with `bd3 convert --from x.ckpt --to models/x` (other pickles: save " +
+        "them as model.safetensors)",
     );
   if (/\.(ckpt|bin|pt|pth)$/i.test(dir)) throw pickle(dir);
   const info = await Deno.stat(dir).catch(() => null);

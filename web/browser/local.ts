@@ -46,7 +46,24 @@ async function load(info: ModelInfo, onEvent: (e: RunEvent) => void, signal: Abo
   if (loaded?.key === key) return loaded;
   const gpu = await browserGpu();
   onEvent({ event: "status", data: { text: `loading ${info.name} weights…` } });
-  const { bytes, cached } = await fetchWeights(info.name, info.version, signal);
+  let shown = 0;
+  const { bytes, cached } = await fetchWeights(info.name, info.version, signal, (got, total) => {
+    // A status line per 2 % (or per MB without a total) is enough to see it move.
+    const step = total ? total / 50 : 1e6;
+    if (got - shown < step && got !== total) return;
+    shown = got;
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    onEvent({
+      event: "status",
+      data: {
+        text: total
+          ? `loading ${info.name} weights… ${mb(got)} / ${mb(total)} MB (${
+            Math.round((100 * got) / total)
+          } %)`
+          : `loading ${info.name} weights… ${mb(got)} MB`,
+      },
+    });
+  });
   onEvent({
     event: "status",
     data: {
