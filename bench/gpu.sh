@@ -121,7 +121,7 @@ train() {
   if [ "$rc" != 0 ] && [ "$rc" != 124 ]; then say "training failed (exit $rc)"; rm -rf "$WORK"; return "$rc"; fi
   "${deno[@]}" cli/main.ts convert --from "$out/bundled-run" --to "$out/bundled" --dtype f16 --compress
   # Checkpoints hold the AdamW moments (3× the weights): only the exported model comes back.
-  rm -rf "$out/bundled-run/checkpoints" "$WORK"
+  rm -rf "$out/bundled-run/checkpoints" "$out/bundled-run/model" "$WORK"
   say "model: $out/bundled ($(du -sh "$out/bundled" | cut -f1))"
 }
 

@@ -18,6 +18,7 @@ import { benchProfile } from "./profile.ts";
 import { benchWait } from "./kernels/wait.ts";
 import { benchReliability } from "./reliability.ts";
 import { benchReleased } from "./released.ts";
+import { benchWordBaseline } from "./word_baseline.ts";
 
 export * from "./harness.ts";
 export type { Ceilings, E2eOptions, E2eSize } from "./e2e.ts";
@@ -42,6 +43,8 @@ export const SUITES: Record<string, Suite> = {
   reliability: async () => void await benchReliability(),
   train: (gpu) => benchTrain(gpu),
   e2e: (gpu, opts) => benchE2e(gpu, opts.e2e),
+  // The English-word share a context-free sampler reaches (the floor under `eval --words`).
+  words: () => benchWordBaseline(),
   // The released checkpoints' shape (small, L 1024, GPT-2 vocabulary): load, memory, speed, eval.
   released: (gpu, opts) =>
     benchReleased(gpu, { tokens: opts.e2e?.tokensCached, pytorch: opts.e2e?.pytorch }),

@@ -116,6 +116,14 @@ Deno.test({
         const r = json(await bd3(["convert", "--from", run, "--to", hf, "--json"]), "convert");
         assert.equal(r.algo, "bd3lm");
         assert.equal(r.blockSize, 4);
+        // The model carries how it was trained and its curves (the page's curves tab).
+        const meta = JSON.parse(await Deno.readTextFile(join(hf, "blockdiff.json")));
+        assert.equal(meta.training.steps, 4);
+        assert.equal(meta.training.tokensSeen, 4 * 2 * 32);
+        assert.ok(meta.training.adapter, JSON.stringify(meta.training));
+        assert.equal(meta.training.flags.steps, 4);
+        const rows = (await Deno.readTextFile(join(hf, "metrics.jsonl"))).trim().split("\n");
+        assert.ok(rows.length >= 4 && rows.every((l) => JSON.parse(l).step <= 4));
       });
 
       await t.step("sample: impossible settings are one-line usage errors", async () => {

@@ -7,6 +7,7 @@ import { ByteTokenizer } from "@blockdiff/data";
 import { brownDocuments } from "@blockdiff/data/deno";
 import { entropyStop } from "@blockdiff/schedules";
 import { defaultEntropyThreshold } from "./sample.ts";
+import { BUNDLED_MODEL, readModel } from "./model.ts";
 
 Deno.test("entropy stop: the byte-level default spares English and stops loops", async (t) => {
   const tokenizer = new ByteTokenizer();
@@ -31,4 +32,22 @@ Deno.test("entropy stop: the byte-level default spares English and stops loops",
       assert.ok(rule.check(ids, 0), loop);
     }
   });
+});
+
+Deno.test("entropy stop: the default for the bundled model's vocabulary spares English", async () => {
+  const { tokenizer } = await readModel(BUNDLED_MODEL);
+  const rule = entropyStop({
+    window: 256,
+    threshold: defaultEntropyThreshold(tokenizer.vocabSize),
+  });
+  let windows = 0;
+  for await (const doc of brownDocuments({ split: "test" })) {
+    const ids = tokenizer.encode(doc.text);
+    for (let end = 256; end <= ids.length; end += 256) {
+      windows++;
+      assert.equal(rule.check(ids.slice(0, end), 0), null, `${doc.id} at token ${end}`);
+    }
+  }
+  assert.ok(windows > 100, `${windows} windows`);
+  assert.ok(rule.check(tokenizer.encode("and then he said that ".repeat(60)), 0));
 });

@@ -203,7 +203,9 @@ export async function runServe(argv: string[]): Promise<number> {
     hostname: flags.host as string,
     onListen: ({ hostname, port }) =>
       console.log(
-        `blockdiff serving on http://${hostname}:${port}/ (adapter: ${session.gpu.info.name}, models: ${models})`,
+        `blockdiff serving on http://${hostname}:${port}/ (adapter: ${session.gpu.info.name}, models: ${
+          typeof models === "string" ? models : models.map((m) => m.name ?? m.dir).join(", ")
+        })`,
       ),
   }, app.fetch);
   const stop = () => server.shutdown();

@@ -14,7 +14,7 @@ import type { GenerationQueue } from "./queue.ts";
 import { checkAgainstModel, parseGenerateRequest } from "./validate.ts";
 import { toGenerateOptions } from "./options.ts";
 import { doneMessage, ProgressTracker } from "./progress.ts";
-import { sseFrame } from "./sse.ts";
+import { sseFrame, sseResponse } from "./sse.ts";
 
 /** How generations ended, for /api/health and the load figures. */
 export interface GenerationCounters {
@@ -167,7 +167,7 @@ export function generateRoute(deps: GenerateDeps): (c: Context) => Promise<Respo
     };
 
     if (!req.stream) return await runJson(c, deps, run, ac);
-    return sseResponse(deps, run, ac);
+    return streamGeneration(deps, run, ac);
   };
 }
 
@@ -197,7 +197,7 @@ async function runJson(
   }
 }
 
-function sseResponse(
+function streamGeneration(
   deps: GenerateDeps,
   run: (send: (event: string, data: unknown) => void) => Promise<GenerateResult>,
   ac: AbortController,
@@ -233,11 +233,5 @@ function sseResponse(
       ac.abort(new DisconnectReason("client went away"));
     },
   });
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
-    },
-  });
+  return sseResponse(body);
 }

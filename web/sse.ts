@@ -17,6 +17,20 @@ export function sseFrame(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/**
+ * A streamed Server-Sent Events response: never cached, and not buffered by nginx-style proxies
+ * (`X-Accel-Buffering: no`), so each frame reaches the client as it is written.
+ */
+export function sseResponse(body: ReadableStream<Uint8Array>): Response {
+  return new Response(body, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      "x-accel-buffering": "no",
+    },
+  });
+}
+
 /** Incremental parser: feed text chunks, get the complete events so far. */
 export class SseParser {
   #buffer = "";

@@ -3,7 +3,7 @@
  * server uses (`Gpu`, `ParamSet`, `Dit`, `generate`), with the weights fetched once and cached.
  * @module
  */
-import { Dit, ParamSet } from "@blockdiff/model";
+import { Dit, halfWeightsPay, ParamSet } from "@blockdiff/model";
 import { generate } from "@blockdiff/sampling";
 import { ByteTokenizer } from "@blockdiff/data";
 import { loadGpt2Tokenizer, tokenizerFromHfJson } from "@blockdiff/data";
@@ -82,7 +82,14 @@ async function load(info: ModelInfo, onEvent: (e: RunEvent) => void, signal: Abo
     loaded.dit.dispose();
     loaded.dit.params.dispose();
   }
-  loaded = { key, dit: new Dit(gpu, params), tokenizer: await tokenizerFor(info, signal) };
+  const dit = new Dit(gpu, params);
+  // As the server does: the sampling GEMVs read f16 copies of the weights where the GPU has
+  // shader-f16 (half the bytes per step); software adapters keep f32.
+  if (halfWeightsPay(gpu)) {
+    onEvent({ event: "status", data: { text: `${info.name}: f16 weight copies…` } });
+    await dit.useHalfWeights();
+  }
+  loaded = { key, dit, tokenizer: await tokenizerFor(info, signal) };
   return loaded;
 }
 

@@ -22,6 +22,7 @@ import { errorResponse, invalidRequest, type OpenAiError, serverError } from "./
 import { CompletionTimeout, DeviceRestarted, runCompletion } from "./generation.ts";
 import { StopStream } from "./stop.ts";
 import { type CompletionRequest, fromNativeError, parseCompletionRequest } from "./validate.ts";
+import { sseResponse } from "../sse.ts";
 
 class Disconnected extends Error {}
 
@@ -186,11 +187,5 @@ function streamed(
       ac.abort(new Disconnected("client went away"));
     },
   });
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
-    },
-  });
+  return sseResponse(body);
 }
