@@ -371,8 +371,10 @@ function chunksOfB(gpu: Gpu, b: Tensor, d: Dims, transB: boolean, limit: number)
   const shape = `B ${formatShape(b.shape)} (${b.paddedBytes} bytes)`;
   if (!transB || d.batchedB) {
     throw new ShapeError(
-      `matmul: ${shape} exceeds the ${limit}-byte storage binding limit; only a 2-D B used ` +
-        "transposed ([N, K], transB) can be split along N. Store the weight as [out, in].",
+      `matmul: ${shape} exceeds this adapter's ${limit}-byte storage binding limit ` +
+        "(maxStorageBufferBindingSize) and only a transposed B ([N, K], a Linear weight in " +
+        "the forward pass) is split; use an adapter with a larger limit, or a smaller " +
+        "vocabulary or width",
     );
   }
   const rowBytes = d.k * (b.dtype === "f16" ? 2 : 4);

@@ -129,6 +129,7 @@ async function bundledFiles(): Promise<Map<string, Uint8Array>> {
   return new Map([
     ["config.json", await Deno.readFile(new URL("config.json", BUNDLED))],
     ["blockdiff.json", await Deno.readFile(new URL("blockdiff.json", BUNDLED))],
+    ["tokenizer.json", await Deno.readFile(new URL("tokenizer.json", BUNDLED))],
     [
       "model.safetensors",
       gunzipSync(await Deno.readFile(new URL("model.safetensors.gz", BUNDLED))),
@@ -163,11 +164,15 @@ Deno.test("hub: models from a Hub endpoint into the huggingface_hub cache", asyn
       assert.equal((await Deno.readTextFile(join(folder, "refs", "main"))).trim(), COMMIT);
       const blobs = [];
       for await (const e of Deno.readDir(join(folder, "blobs"))) blobs.push(e.name);
-      assert.equal(blobs.length, 3);
+      assert.equal(blobs.length, files.size);
       assert.ok(blobs.every((b) => !b.endsWith(".incomplete")));
       const model = await loadModelDir(dir);
-      assert.equal(model.meta.tokenizer, "bytes");
-      assert.equal(model.config.vocab, 260);
+      const bundled = JSON.parse(new TextDecoder().decode(files.get("blockdiff.json")));
+      assert.equal(model.meta.tokenizer, bundled.tokenizer);
+      assert.equal(
+        model.config.vocab,
+        JSON.parse(new TextDecoder().decode(files.get("config.json"))).vocab_size,
+      );
       // The token goes to the Hub's origin only, never to the CDN the weights come from.
       assert.ok(hub.log.some((r) => r.origin === "cdn" && r.method === "GET"));
       assert.ok(hub.log.filter((r) => r.origin === "cdn").every((r) => r.auth === null));
