@@ -69,7 +69,11 @@ export class LiveView {
 
   /** Writes the newly committed text (a trailing partial UTF-8 character waits for its rest). */
   #commit(): void {
-    const text = clean(this.#tok.decode(this.#row.slice(1))).replace(/\uFFFD+$/, "");
+    // The sample ends at its first EOS: what the block holds after it is not part of the text.
+    const body = this.#row.slice(1);
+    const eos = body.indexOf(this.#tok.eosId);
+    const ids = eos >= 0 ? body.slice(0, eos) : body;
+    const text = clean(this.#tok.decode(ids)).replace(/\uFFFD+$/, "");
     let common = 0;
     while (common < this.#printed.length && text[common] === this.#printed[common]) common++;
     // Decoding more tokens can only change the last character; what is written stays written.
