@@ -71,7 +71,7 @@ export {
 // Noise schedules.
 export { type NoiseSchedule, SCHEDULE_NAMES, scheduleByName } from "./schedules/mod.ts";
 // Serving.
-export { type AppOptions, type BlockdiffApp, createApp } from "./web/mod.ts";
+export { type AppOptions, type BlockdiffApp, createApp, type ModelSource } from "./web/mod.ts";
 
 // Types the API above mentions (parameters, results, fields), so its documentation is whole.
 export type {
