@@ -8,10 +8,18 @@
  *
  * @example Sample from the bundled model (runs on any adapter, lavapipe included)
  * ```ts
- * import { acquireGpu, Dit, generate, loadModelDir, loadTokenizer, ParamSet } from "./mod.ts";
+ * import {
+ *   acquireGpu,
+ *   Dit,
+ *   generate,
+ *   loadModelDir,
+ *   loadTokenizer,
+ *   modelTokenizerName,
+ *   ParamSet,
+ * } from "./mod.ts";
  * using session = await acquireGpu();
  * const dir = await loadModelDir("models/bundled");
- * const tokenizer = await loadTokenizer(dir.meta.tokenizer);
+ * const tokenizer = await loadTokenizer(modelTokenizerName(dir));
  * using params = ParamSet.fromHost(session.gpu, dir.config, dir.tensors);
  * using model = new Dit(session.gpu, params);
  * const out = await generate(model, tokenizer, { prompt: "The", length: 32 });
@@ -47,6 +55,7 @@ export {
   loadHfCheckpoint,
   loadModelDir,
   type ModelDir,
+  modelTokenizerName,
   saveHfCheckpoint,
   saveModelDir,
   type SaveModelDirOptions,

@@ -11,6 +11,7 @@ import { fromHfConfig, type ModelConfig } from "@blockdiff/model/io";
 import {
   loadModelDir,
   META_FILE,
+  modelTokenizerName,
   readHfConfig,
   resolveModelDir,
   TOKENIZER_FILE,
@@ -35,14 +36,6 @@ export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Tokenizers the in-browser mode can build (no file system, no Deno APIs). */
 export const BROWSER_TOKENIZERS: readonly string[] = ["bytes", "byte", "gpt2"];
-
-/**
- * The tokenizer a model directory records, read from the directory itself when it names a
- * relative `tokenizer.json` (what `saveModelDir` writes), so a moved directory keeps working.
- */
-export function tokenizerPath(dir: string, tokenizer: string): string {
-  return tokenizer.endsWith(".json") && !isAbsolute(tokenizer) ? join(dir, tokenizer) : tokenizer;
-}
 
 /** True when the page can build this tokenizer: built in, or a model's own tokenizer.json. */
 function browserTokenizer(tokenizer: string): boolean {
@@ -229,7 +222,7 @@ export class ModelRegistry implements Disposable {
     if (hit) this.#unload(name);
     while (this.#loaded.size >= this.#maxLoaded) this.#unload(this.#loaded.keys().next().value!);
     const m = await loadModelDir(f.dir);
-    const tokenizer = await loadTokenizer(tokenizerPath(f.dir, m.meta.tokenizer));
+    const tokenizer = await loadTokenizer(modelTokenizerName({ dir: f.dir, meta: m.meta }));
     const params = ParamSet.fromHost(gpu, m.config, m.tensors, name);
     const dit = new Dit(gpu, params);
     // Weights that loaded wrongly write garbage with confidence: say so in the server's log.

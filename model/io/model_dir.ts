@@ -40,6 +40,15 @@ export const META_FILE = "blockdiff.json";
 /** The name a model directory gives its own copy of a tokenizer.json. */
 export const TOKENIZER_FILE = "tokenizer.json";
 
+/**
+ * What to pass to `loadTokenizer` for a model directory: its built-in tokenizer's name, or its
+ * `tokenizer.json` path resolved against the directory (as `saveModelDir` records it).
+ */
+export function modelTokenizerName(m: Pick<ModelDir, "dir" | "meta">): string {
+  const name = m.meta.tokenizer;
+  return name.endsWith(".json") && !isAbsolute(name) ? join(m.dir, name) : name;
+}
+
 /** Options of {@link saveModelDir}. */
 export interface SaveModelDirOptions {
   /** Dtype of floating-point tensors on disk. Default F32. */
