@@ -114,7 +114,7 @@ export async function runConvert(argv: string[]): Promise<number> {
   let meta: { tokenizer: string; maskId: number; [k: string]: unknown };
   let source: string;
   // A run's metrics up to the exported step: shipped with the model for its curves.
-  let metrics: string | null = null;
+  let metrics: RunMetricsUpTo | null = null;
   // Both weight sets, for a .ckpt output (it holds state_dict and the EMA shadow).
   let raw: TensorMap | null = null;
   let emaSet: TensorMap | null = null;
@@ -169,7 +169,7 @@ export async function runConvert(argv: string[]): Promise<number> {
       maskId: run.meta?.maskId ?? config.vocab - 1,
       steps: state.step,
       weights: useEma ? "ema" : "raw",
-      training: trainingRecord(run, metrics, state.step),
+      training: trainingRecord(run, metrics?.rows ?? [], state.step),
     };
     source = `${ckpt} (${useEma ? "EMA" : "raw"} weights, step ${state.step})`;
     // The run's own copy first: the path given to `bd3 train` may be gone or relative to
@@ -224,7 +224,7 @@ export async function runConvert(argv: string[]): Promise<number> {
     tokenizerBase,
   });
   if (metrics !== null) {
-    await writeFileAtomic(join(to, "metrics.jsonl"), new TextEncoder().encode(metrics));
+    await writeFileAtomic(join(to, "metrics.jsonl"), new TextEncoder().encode(metrics.text));
   }
   const summary = {
     from: source,
@@ -240,20 +240,32 @@ export async function runConvert(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The lines of a run's metrics.jsonl up to `step` (a later resume may have gone past it). */
-async function runMetricsUpTo(path: string, step: number): Promise<string | null> {
+/** A run's metrics up to `step` (a later resume may have gone past it): its lines and rows. */
+interface RunMetricsUpTo {
+  /** The kept lines, as they were written (shipped with the model). */
+  text: string;
+  /** The same lines, parsed. */
+  rows: Record<string, unknown>[];
+}
+
+/** The rows of a run's metrics.jsonl with a step ≤ `step`, or null when there are none. */
+async function runMetricsUpTo(path: string, step: number): Promise<RunMetricsUpTo | null> {
   const text = await Deno.readTextFile(path).catch(() => null);
   if (text === null) return null;
-  const keep = text.split("\n").filter((line) => {
-    if (!line.trim()) return false;
+  const lines: string[] = [], rows: Record<string, unknown>[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
     try {
       const row = JSON.parse(line);
-      return typeof row?.step === "number" && row.step <= step;
+      if (typeof row?.step === "number" && row.step <= step) {
+        lines.push(line);
+        rows.push(row);
+      }
     } catch {
-      return false;
+      // A line cut by a kill is not a metric.
     }
-  });
-  return keep.length ? keep.join("\n") + "\n" : null;
+  }
+  return lines.length ? { text: lines.join("\n") + "\n", rows } : null;
 }
 
 /**
@@ -262,13 +274,11 @@ async function runMetricsUpTo(path: string, step: number): Promise<string | null
  */
 function trainingRecord(
   run: { flags?: Record<string, unknown>; meta?: { adapter?: string } },
-  metrics: string | null,
+  rows: readonly Record<string, unknown>[],
   step: number,
 ): Record<string, unknown> {
   let tokens = 0, ms = 0, valLoss: number | null = null;
-  for (const line of metrics?.split("\n") ?? []) {
-    if (!line) continue;
-    const row = JSON.parse(line);
+  for (const row of rows) {
     if (typeof row.tokens === "number") tokens += row.tokens;
     if (typeof row.ms === "number") ms += row.ms;
     if (typeof row.valLoss === "number") valLoss = row.valLoss;

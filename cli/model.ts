@@ -4,10 +4,15 @@
  * the recorded tokenizer, and the weights on the GPU as a ready `Dit`.
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Gpu } from "@blockdiff/core";
-import { loadModelDir, type ModelDir, resolveModelRef } from "@blockdiff/model/deno";
+import {
+  loadModelDir,
+  type ModelDir,
+  modelTokenizerName,
+  resolveModelRef,
+} from "@blockdiff/model/deno";
 import { loadTokenizer, type Tokenizer } from "@blockdiff/data";
 import { Dit, ParamSet } from "@blockdiff/model";
 import { checkLoadedWeights, type LoadCheck, loadCheckWarning } from "@blockdiff/eval";
@@ -54,9 +59,8 @@ export interface LoadedModel extends HostModel, Disposable {
  * relative to the model directory first, so a copied directory keeps working.
  */
 export async function modelTokenizer(dir: ModelDir): Promise<Tokenizer> {
-  const name = dir.meta.tokenizer;
-  if (name.endsWith(".json") && !isAbsolute(name)) {
-    const local = join(dir.dir, name);
+  const local = modelTokenizerName(dir);
+  if (local !== dir.meta.tokenizer) {
     try {
       await Deno.stat(local);
       return await loadTokenizer(local);
@@ -64,7 +68,7 @@ export async function modelTokenizer(dir: ModelDir): Promise<Tokenizer> {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
-  return await loadTokenizer(name);
+  return await loadTokenizer(dir.meta.tokenizer);
 }
 
 /**
